@@ -1,0 +1,257 @@
+using System.Collections.Immutable;
+using Analytics.Runtime.Hosting;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Analytics.Runtime.Membership;
+
+/// <summary>
+/// Joins the silo to the membership table, keeps its heartbeat, re-reads the table into a view,
+/// declares silos with stale heartbeats dead, and leaves on stop. Every row change is a
+/// conditional write on the row's ETag and the table version, so two silos racing to change the
+/// table cannot both succeed; the loser re-reads and tries again.
+/// </summary>
+internal sealed partial class MembershipAgent(
+    IMembershipTable table,
+    LocalSiloDetails local,
+    IOptions<MembershipOptions> options,
+    TimeProvider timeProvider,
+    IHostApplicationLifetime? lifetime,
+    ILogger<MembershipAgent> logger) : IMembershipViewProvider, ILifecycleParticipant<ISiloLifecycle>, IDisposable
+{
+    private readonly MembershipOptions _options = options.Value;
+    private readonly object _subscribersLock = new();
+    private readonly CancellationTokenSource _stopping = new();
+    private ImmutableList<Action<MembershipView>> _subscribers = [];
+    private Task? _loop;
+    private volatile MembershipView _current = MembershipView.Empty;
+    private DateTimeOffset _startTime;
+
+    public MembershipView Current => _current;
+
+    public SiloAddress LocalSilo => local.SiloAddress;
+
+    /// <summary>Endpoints this silo publishes in its row (HTTP, gateway); set before start.</summary>
+    public Dictionary<string, string> Endpoints { get; } = [];
+
+    public IDisposable Subscribe(Action<MembershipView> onChanged)
+    {
+        lock (_subscribersLock)
+        {
+            _subscribers = _subscribers.Add(onChanged);
+        }
+
+        return new Unsubscriber(this, onChanged);
+    }
+
+    public void Participate(ISiloLifecycle lifecycle)
+    {
+        lifecycle.Subscribe(nameof(MembershipAgent), ServiceLifecycleStage.RuntimeInitialize, JoinAsync, LeaveAsync);
+        lifecycle.Subscribe(nameof(MembershipAgent), ServiceLifecycleStage.BecomeActive, BecomeActiveAsync, ShutDownAsync);
+    }
+
+    private async Task JoinAsync(CancellationToken cancellationToken)
+    {
+        await table.InitializeAsync(cancellationToken);
+        _startTime = timeProvider.GetUtcNow();
+        await ChangeOwnStatusAsync(SiloStatus.Joining, insert: true, cancellationToken);
+        await RefreshAsync(cancellationToken);
+        _loop = Task.Run(() => RunAsync(_stopping.Token), CancellationToken.None);
+    }
+
+    private async Task BecomeActiveAsync(CancellationToken cancellationToken)
+    {
+        await ChangeOwnStatusAsync(SiloStatus.Active, insert: false, cancellationToken);
+        await RefreshAsync(cancellationToken);
+        LogJoined(local.SiloAddress, _current.ActiveSilos.Length);
+    }
+
+    private Task ShutDownAsync(CancellationToken cancellationToken) => ChangeOwnStatusAsync(SiloStatus.ShuttingDown, insert: false, cancellationToken);
+
+    private async Task LeaveAsync(CancellationToken cancellationToken)
+    {
+        _stopping.Cancel();
+        if (_loop is not null)
+        {
+            await _loop.ConfigureAwait(false);
+        }
+
+        await ChangeOwnStatusAsync(SiloStatus.Dead, insert: false, cancellationToken);
+        LogLeft(local.SiloAddress);
+    }
+
+    private async Task RunAsync(CancellationToken cancellationToken)
+    {
+        var lastHeartbeat = timeProvider.GetUtcNow();
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(_options.RefreshInterval, timeProvider, cancellationToken);
+                var now = timeProvider.GetUtcNow();
+                if (now - lastHeartbeat >= _options.IAmAliveInterval)
+                {
+                    await table.UpdateIAmAliveAsync(local.SiloAddress, now, cancellationToken);
+                    lastHeartbeat = now;
+                }
+
+                await RefreshAsync(cancellationToken);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception exception)
+            {
+                // The table being unreachable must not kill the silo; the view stays as it was
+                // (safety over liveness: nobody is declared dead on a guess).
+                LogRefreshFailed(exception);
+            }
+        }
+    }
+
+    /// <summary>Reads the table, declares stale silos dead, and publishes a new view if it changed.</summary>
+    internal async Task RefreshAsync(CancellationToken cancellationToken)
+    {
+        var snapshot = await table.ReadAllAsync(cancellationToken);
+        var self = snapshot.Entries.FirstOrDefault(e => e.Entry.Silo == local.SiloAddress);
+        if (self.Entry is { Status: SiloStatus.Dead } && !_stopping.IsCancellationRequested)
+        {
+            LogDeclaredDead(local.SiloAddress);
+            _stopping.Cancel();
+            lifetime?.StopApplication();
+            return;
+        }
+
+        if (_options.DetectFailures && self.Entry is { Status: SiloStatus.Active })
+        {
+            var now = timeProvider.GetUtcNow();
+            foreach (var (entry, etag) in snapshot.Entries)
+            {
+                if (entry.Silo != local.SiloAddress && entry.Status is SiloStatus.Joining or SiloStatus.Active or SiloStatus.ShuttingDown or SiloStatus.Stopping
+                    && now - Max(entry.IAmAliveTime, entry.StartTime) > _options.DeathTimeout)
+                {
+                    var dead = entry with { Status = SiloStatus.Dead, Suspicions = [.. entry.Suspicions, new SuspicionVote(local.SiloAddress, now)] };
+                    if (await table.UpdateRowAsync(dead, etag, snapshot.Version.Next(), cancellationToken))
+                    {
+                        LogDeclaredOtherDead(entry.Silo, (now - entry.IAmAliveTime).TotalSeconds);
+                        await RefreshAsync(cancellationToken);
+                        return;
+                    }
+                }
+            }
+        }
+
+        Publish(new MembershipView(snapshot.Version.Version, snapshot.Entries.Select(e => e.Entry).ToList()));
+    }
+
+    private void Publish(MembershipView view)
+    {
+        var previous = _current;
+        if (view.Version <= previous.Version && previous != MembershipView.Empty)
+        {
+            return;
+        }
+
+        _current = view;
+        if (previous.SameActiveSet(view) && previous.Entries.Count == view.Entries.Count)
+        {
+            return;
+        }
+
+        LogViewChanged(view.Version, string.Join(", ", view.ActiveSilos));
+        foreach (var subscriber in _subscribers)
+        {
+            try
+            {
+                subscriber(view);
+            }
+            catch (Exception exception)
+            {
+                LogSubscriberFailed(exception);
+            }
+        }
+    }
+
+    private async Task ChangeOwnStatusAsync(SiloStatus status, bool insert, CancellationToken cancellationToken)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            var snapshot = await table.ReadAllAsync(cancellationToken);
+            var existing = snapshot.Entries.FirstOrDefault(e => e.Entry.Silo == local.SiloAddress);
+            if (existing.Entry is { Status: SiloStatus.Dead } && status != SiloStatus.Dead)
+            {
+                throw new InvalidOperationException($"Silo {local.SiloAddress} was declared dead and cannot change its status to {status}.");
+            }
+
+            var now = timeProvider.GetUtcNow();
+            var entry = new MembershipEntry
+            {
+                Silo = local.SiloAddress,
+                Status = status,
+                SiloName = local.Name,
+                Zone = local.Zone,
+                StartTime = _startTime,
+                IAmAliveTime = now,
+                Endpoints = new Dictionary<string, string>(Endpoints),
+            };
+            var written = insert && existing.Entry is null
+                ? await table.InsertRowAsync(entry, snapshot.Version.Next(), cancellationToken)
+                : await table.UpdateRowAsync(entry, existing.ETag, snapshot.Version.Next(), cancellationToken);
+            if (written)
+            {
+                return;
+            }
+
+            // Somebody else changed the table in between: read again and retry, with a little
+            // jitter so that silos starting together do not collide forever.
+            if (attempt > 50)
+            {
+                throw new InvalidOperationException($"Could not write status {status} for silo {local.SiloAddress} to the membership table after {attempt} attempts.");
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(5, 50)), timeProvider, cancellationToken);
+        }
+    }
+
+    private static DateTimeOffset Max(DateTimeOffset a, DateTimeOffset b) => a > b ? a : b;
+
+    public void Dispose()
+    {
+        _stopping.Cancel();
+        _stopping.Dispose();
+    }
+
+    private sealed class Unsubscriber(MembershipAgent agent, Action<MembershipView> callback) : IDisposable
+    {
+        public void Dispose()
+        {
+            lock (agent._subscribersLock)
+            {
+                agent._subscribers = agent._subscribers.Remove(callback);
+            }
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Silo {Silo} joined the cluster; {ActiveCount} silos are active")]
+    private partial void LogJoined(SiloAddress silo, int activeCount);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Silo {Silo} left the cluster")]
+    private partial void LogLeft(SiloAddress silo);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Membership view {Version}: active silos {Silos}")]
+    private partial void LogViewChanged(int version, string silos);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Declared silo {Silo} dead: no heartbeat for {Seconds:0.0} s")]
+    private partial void LogDeclaredOtherDead(SiloAddress silo, double seconds);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "This silo ({Silo}) was declared dead by the cluster; stopping")]
+    private partial void LogDeclaredDead(SiloAddress silo);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Reading the membership table failed; keeping the current view")]
+    private partial void LogRefreshFailed(Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "A membership view subscriber failed")]
+    private partial void LogSubscriberFailed(Exception exception);
+}

@@ -1,0 +1,42 @@
+using System.Collections.Immutable;
+
+namespace Analytics.Runtime.Membership;
+
+/// <summary>An immutable snapshot of the cluster as one silo sees it.</summary>
+public sealed class MembershipView
+{
+    public static readonly MembershipView Empty = new(-1, []);
+
+    public MembershipView(int version, IReadOnlyList<MembershipEntry> entries)
+    {
+        Version = version;
+        Entries = entries;
+        ActiveSilos = entries.Where(e => e.Status == SiloStatus.Active).Select(e => e.Silo)
+            .OrderBy(s => s.ToString(), StringComparer.Ordinal).ToImmutableArray();
+    }
+
+    public int Version { get; }
+
+    public IReadOnlyList<MembershipEntry> Entries { get; }
+
+    /// <summary>The silos that grains and queues are placed on, in a stable order.</summary>
+    public ImmutableArray<SiloAddress> ActiveSilos { get; }
+
+    public bool IsActive(SiloAddress silo) => ActiveSilos.Contains(silo);
+
+    public SiloStatus GetStatus(SiloAddress silo) => Entries.FirstOrDefault(e => e.Silo == silo)?.Status ?? SiloStatus.None;
+
+    /// <summary>True when the two views place grains the same way.</summary>
+    public bool SameActiveSet(MembershipView other) => ActiveSilos.SequenceEqual(other.ActiveSilos);
+}
+
+/// <summary>Gives the current membership view and tells subscribers when it changes.</summary>
+public interface IMembershipViewProvider
+{
+    MembershipView Current { get; }
+
+    SiloAddress LocalSilo { get; }
+
+    /// <summary>The callback runs on a background thread after each change; dispose to unsubscribe.</summary>
+    IDisposable Subscribe(Action<MembershipView> onChanged);
+}

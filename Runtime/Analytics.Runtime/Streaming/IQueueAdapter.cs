@@ -1,0 +1,58 @@
+namespace Analytics.Runtime.Streaming;
+
+/// <summary>
+/// A persistent stream provider's queues, in the style of Orleans' queue adapters: the producer
+/// side appends records, and one receiver per queue reads them back in order from a position.
+/// </summary>
+public interface IQueueAdapter
+{
+    string Name { get; }
+
+    /// <summary>The queues that exist now. Kinesis shards change with resharding, so this is asked again from time to time.</summary>
+    Task<IReadOnlyList<QueueId>> GetQueuesAsync(CancellationToken cancellationToken);
+
+    /// <summary>Appends records; returns when every one of them is durable.</summary>
+    Task AppendAsync(IReadOnlyList<(StreamId Stream, ReadOnlyMemory<byte> Data)> records, CancellationToken cancellationToken);
+
+    IQueueAdapterReceiver CreateReceiver(QueueId queue);
+}
+
+public interface IQueueAdapterReceiver : IAsyncDisposable
+{
+    /// <summary>Positions the receiver just after the given token, or at the start of the queue when null.</summary>
+    Task InitializeAsync(StreamSequenceToken? after, CancellationToken cancellationToken);
+
+    /// <summary>The next records in order; empty when there are none yet.</summary>
+    Task<IReadOnlyList<QueueRecord>> GetMessagesAsync(int maxCount, CancellationToken cancellationToken);
+
+    /// <summary>True once a closed queue (a Kinesis parent shard) has been read to its end.</summary>
+    bool IsAtEnd { get; }
+
+    /// <summary>How far behind the newest record the last read was (Kinesis MillisBehindLatest), when the queue knows.</summary>
+    TimeSpan? Lag { get; }
+}
+
+/// <summary>Where each queue's checkpoint lives. Saves only move forward.</summary>
+public interface IStreamCheckpointer
+{
+    Task<StreamSequenceToken?> LoadAsync(QueueId queue, CancellationToken cancellationToken);
+
+    Task SaveAsync(QueueId queue, StreamSequenceToken token, CancellationToken cancellationToken);
+}
+
+/// <summary>Turns a record's bytes into items. A record that cannot be decoded is a poison record.</summary>
+public interface IStreamRecordDecoder
+{
+    /// <summary>Adds the record's items; returns null, or why the record is invalid (then it goes to the dead-letter store).</summary>
+    string? Decode(QueueRecord record, List<StreamItem> items);
+}
+
+/// <summary>The default decoder: one item per record whose value is the record's bytes.</summary>
+public sealed class RawBytesDecoder : IStreamRecordDecoder
+{
+    public string? Decode(QueueRecord record, List<StreamItem> items)
+    {
+        items.Add(new StreamItem(record.Stream, record.Data, record.Token));
+        return null;
+    }
+}

@@ -1,0 +1,42 @@
+namespace Analytics.Runtime.Streaming;
+
+/// <summary>
+/// The per-queue positions a consumer grain has applied, kept in its persisted state. With them a
+/// grain applies each item exactly once however often the agent replays (see ARCHITECTURE.md,
+/// "Exactly-once delivery").
+/// </summary>
+public sealed class StreamWatermarks
+{
+    /// <summary>Queue name to the token of the last item applied (as text, for storage).</summary>
+    public Dictionary<string, string> Applied { get; set; } = new(StringComparer.Ordinal);
+
+    public StreamSequenceToken? Get(string queue) =>
+        Applied.TryGetValue(queue, out var text) ? StreamSequenceToken.Parse(text) : null;
+
+    /// <summary>Decides what to do with a delivery. Applied means: apply it, then call <see cref="Advance"/>.</summary>
+    public DeliveryOutcome Check(StreamDelivery delivery)
+    {
+        if (Get(delivery.Queue) is not { } watermark)
+        {
+            // Never applied anything from this queue, yet the agent sent us something before:
+            // those effects were lost before they were flushed.
+            return delivery.Previous is null ? new DeliveryOutcome(DeliveryStatus.Applied) : new DeliveryOutcome(DeliveryStatus.Gap);
+        }
+
+        if (delivery.Last <= watermark)
+        {
+            return new DeliveryOutcome(DeliveryStatus.AlreadyApplied, watermark);
+        }
+
+        if (delivery.Previous is { } previous && watermark < previous)
+        {
+            return new DeliveryOutcome(DeliveryStatus.Gap, watermark);
+        }
+
+        return delivery.First > watermark
+            ? new DeliveryOutcome(DeliveryStatus.Applied)
+            : new DeliveryOutcome(DeliveryStatus.ResendAfter, watermark);
+    }
+
+    public void Advance(StreamDelivery delivery) => Applied[delivery.Queue] = delivery.Last.ToString();
+}
