@@ -70,6 +70,7 @@ public sealed class GrainCodeGenerator : IIncrementalGenerator
         source.AppendLine("{");
 
         var registrations = new StringBuilder();
+        var invokables = new StringBuilder();
         var invokableNames = new Dictionary<IMethodSymbol, string>(SymbolEqualityComparer.Default);
         foreach (var iface in interfaces)
         {
@@ -89,7 +90,7 @@ public sealed class GrainCodeGenerator : IIncrementalGenerator
             {
                 if (!invokableNames.TryGetValue(method, out var invokableName))
                 {
-                    if (!TryWriteInvokable(context, source, method, invokableNames.Count, out invokableName))
+                    if (!TryWriteInvokable(context, invokables, method, invokableNames.Count, out invokableName))
                     {
                         continue;
                     }
@@ -104,6 +105,7 @@ public sealed class GrainCodeGenerator : IIncrementalGenerator
             registrations.AppendLine($"            registry.AddProxy(typeof({ifaceName}), static (id, invoker) => new {proxyName}(id, invoker));");
         }
 
+        source.Append(invokables);
         foreach (var grainClass in classes)
         {
             registrations.AppendLine($"            registry.AddGrainClass(typeof({Fq(grainClass)}));");

@@ -32,6 +32,7 @@ internal sealed partial class ActivationData
             _running--;
             _catalog.Log.ActivationFailed(exception, GrainId);
             var error = new GrainActivationException($"Activation of grain {GrainId} failed: {exception.Message}", exception);
+            _activationError = error;
             State = ActivationState.Invalid;
             _catalog.Remove(this);
             while (_waiting is not null && _waiting.TryDequeue(out var pending))

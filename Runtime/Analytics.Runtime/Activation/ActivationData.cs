@@ -36,6 +36,7 @@ internal sealed partial class ActivationData : SynchronizationContext, IThreadPo
     private DeactivationReason _deactivationReason;
     private List<GrainTimer>? _timers;
     private long _keepAliveUntil;
+    private Exception? _activationError;
 
     public ActivationData(GrainId grainId, GrainClassInfo grainClass, Catalog catalog)
     {
@@ -88,12 +89,17 @@ internal sealed partial class ActivationData : SynchronizationContext, IThreadPo
         SetSynchronizationContext(this);
         try
         {
-            if (State == ActivationState.Valid && (_waiting is null || _waiting.Count == 0) && CanStart(request.Method))
+            if (State == ActivationState.Valid && !_deactivationRequested && (_waiting is null || _waiting.Count == 0) && CanStart(request.Method))
             {
                 var pending = new PendingRequest(this, request, completion: null);
                 var task = StartRequest(pending);
                 if (task.IsCompleted)
                 {
+                    if (_deactivationRequested)
+                    {
+                        Pump();
+                    }
+
                     return task;
                 }
 
@@ -116,6 +122,12 @@ internal sealed partial class ActivationData : SynchronizationContext, IThreadPo
 
     private void OnRequestArrived(PendingRequest pending)
     {
+        if (_activationError is not null)
+        {
+            pending.Completion?.SetException(_activationError);
+            return;
+        }
+
         if (State == ActivationState.Invalid)
         {
             _catalog.Reroute(pending);

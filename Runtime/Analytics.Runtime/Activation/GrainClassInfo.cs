@@ -79,7 +79,16 @@ internal sealed class GrainClassInfo
             var create = typeof(PersistentStateFactory).GetMethod(nameof(PersistentStateFactory.Create))!.MakeGenericMethod(stateType);
             return (services, activation) =>
             {
-                var state = create.Invoke(null, [services, activation, stateAttribute])!;
+                object state;
+                try
+                {
+                    state = create.Invoke(null, [services, activation, stateAttribute])!;
+                }
+                catch (TargetInvocationException exception) when (exception.InnerException is not null)
+                {
+                    throw exception.InnerException;
+                }
+
                 activation.LifecycleParticipants.Add((IActivationLifecycleParticipant)state);
                 return state;
             };

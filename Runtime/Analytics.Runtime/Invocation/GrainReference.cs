@@ -26,7 +26,18 @@ public abstract class GrainReference(GrainId grainId, IGrainCallInvoker invoker)
 
     protected Task InvokeVoid(GrainInvokable request) => Invoker.Invoke(GrainId, request);
 
-    protected Task<T> Invoke<T>(GrainInvokable<T> request) => (Task<T>)Invoker.Invoke(GrainId, request);
+    protected Task<T> Invoke<T>(GrainInvokable<T> request)
+    {
+        var response = Invoker.Invoke(GrainId, request);
+        return response as Task<T> ?? Rethrow<T>(response);
+    }
+
+    /// <summary>Failures raised before the method ran come back as untyped faulted tasks.</summary>
+    private static async Task<T> Rethrow<T>(Task failed)
+    {
+        await failed.ConfigureAwait(false);
+        throw new InvalidOperationException("A grain call completed without a result.");
+    }
 
     public bool Equals(GrainReference? other) => other is not null && GrainId.Equals(other.GrainId);
 

@@ -219,9 +219,14 @@ internal sealed partial class MembershipAgent(
 
     public void Dispose()
     {
-        _stopping.Cancel();
-        _stopping.Dispose();
+        // Registered under several service types, so the container may dispose it more than once.
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            _stopping.Cancel();
+        }
     }
+
+    private int _disposed;
 
     private sealed class Unsubscriber(MembershipAgent agent, Action<MembershipView> callback) : IDisposable
     {

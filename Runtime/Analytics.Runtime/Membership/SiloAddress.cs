@@ -6,9 +6,8 @@ namespace Analytics.Runtime.Membership;
 /// </summary>
 public sealed record SiloAddress(string Host, int Port, long Generation)
 {
-    private ulong? _hash;
-
-    public ulong StableHash => _hash ??= StableHashing.Hash(ToString());
+    /// <summary>Computed from the other fields at construction, so record equality is unaffected.</summary>
+    public ulong StableHash { get; } = StableHashing.Hash($"{Host}:{Port}@{Generation}");
 
     public override string ToString() => $"{Host}:{Port}@{Generation}";
 

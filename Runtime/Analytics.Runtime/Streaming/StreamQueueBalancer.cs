@@ -44,8 +44,9 @@ internal sealed partial class StreamQueueBalancer(
 
     private async Task StartAsync(CancellationToken cancellationToken)
     {
-        await RebalanceAsync(refreshQueues: true);
+        // Subscribe first, so that a view change during the first rebalance is not missed.
         _subscription = membership.Subscribe(view => _ = RebalanceAsync(refreshQueues: false));
+        await RebalanceAsync(refreshQueues: true);
         _refreshLoop = Task.Run(async () =>
         {
             while (!_stopping.IsCancellationRequested)

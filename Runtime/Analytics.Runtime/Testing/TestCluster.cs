@@ -20,6 +20,9 @@ public sealed class TestClusterOptions
     public Action<IServiceCollection>? ConfigureServices { get; set; }
 
     public LogLevel MinimumLogLevel { get; set; } = LogLevel.Warning;
+
+    /// <summary>Response timeout of the silos and of the cluster client.</summary>
+    public TimeSpan ResponseTimeout { get; set; } = TimeSpan.FromSeconds(30);
 }
 
 /// <summary>One silo of a test cluster.</summary>
@@ -55,7 +58,7 @@ public sealed class TestCluster : IAsyncDisposable
     private TestCluster(TestClusterOptions options)
     {
         _options = options;
-        Client = new InProcessClusterClient(Fabric.Network, new ServiceCollection().BuildServiceProvider());
+        Client = new InProcessClusterClient(Fabric.Network, new ServiceCollection().BuildServiceProvider(), options.ResponseTimeout);
     }
 
     public InProcessFabric Fabric { get; } = new();
@@ -107,7 +110,8 @@ public sealed class TestCluster : IAsyncDisposable
             o.IAmAliveInterval = TimeSpan.FromMilliseconds(100);
             o.DeathTimeout = TimeSpan.FromSeconds(1);
         });
-        builder.Services.Configure<StreamPullingOptions>(o => o.QueueRefreshInterval = TimeSpan.FromSeconds(1));
+        builder.Services.Configure<MessagingOptions>(o => o.ResponseTimeout = _options.ResponseTimeout);
+        builder.Services.ConfigureAll<StreamPullingOptions>(o => o.QueueRefreshInterval = TimeSpan.FromSeconds(1));
         _options.ConfigureServices?.Invoke(builder.Services);
         builder.UseSilo(silo => _options.ConfigureSilo?.Invoke(silo));
         var host = builder.Build();
