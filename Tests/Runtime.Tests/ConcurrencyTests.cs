@@ -1,10 +1,16 @@
+using Analytics.Runtime.Hosting;
+
 namespace Analytics.Runtime.Tests;
 
 public sealed class ConcurrencyTests : IAsyncLifetime
 {
     private Testing.TestCluster _cluster = null!;
 
-    public async Task InitializeAsync() => _cluster = await Clusters.StartAsync(silos: 1, responseTimeout: TimeSpan.FromMilliseconds(500));
+    public async Task InitializeAsync() => _cluster = await Clusters.StartAsync(
+        silos: 1,
+        responseTimeout: TimeSpan.FromMilliseconds(500),
+        // The hung requests below never finish; shutdown should not wait the default 30 s for them.
+        configure: s => s.Configure<Activation.GrainCollectionOptions>(o => o.DeactivationTimeout = TimeSpan.FromSeconds(1)));
 
     public async Task DisposeAsync() => await _cluster.DisposeAsync();
 

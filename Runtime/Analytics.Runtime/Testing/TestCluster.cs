@@ -103,12 +103,12 @@ public sealed class TestCluster : IAsyncDisposable
             o.SiloPort = 11110 + index;
             o.Zone = $"zone-{index % 3}";
         });
-        // Fast failure detection, so tests see a killed silo declared dead within about a second.
+        // Fast failure detection, so tests see a killed silo declared dead within a few seconds.
         builder.Services.Configure<MembershipOptions>(o =>
         {
             o.RefreshInterval = TimeSpan.FromMilliseconds(100);
             o.IAmAliveInterval = TimeSpan.FromMilliseconds(100);
-            o.DeathTimeout = TimeSpan.FromSeconds(1);
+            o.DeathTimeout = TimeSpan.FromSeconds(2.5);
         });
         builder.Services.Configure<MessagingOptions>(o => o.ResponseTimeout = _options.ResponseTimeout);
         builder.Services.ConfigureAll<StreamPullingOptions>(o => o.QueueRefreshInterval = TimeSpan.FromSeconds(1));
