@@ -10,13 +10,23 @@ internal sealed class DeliveryGroup(ImplicitSubscription subscription, string gr
     public List<StreamItem> Items { get; } = [];
 
     /// <summary>Groups items by (subscribed grain type, grain key), keeping each group in queue order.</summary>
-    public static Dictionary<(string GrainType, string Key), DeliveryGroup> Plan(List<StreamItem> items, ImplicitSubscriptions subscriptions)
+    public static Dictionary<(string GrainType, string Key), DeliveryGroup> Plan(List<StreamItem> items, ImplicitSubscriptions subscriptions, int order, HashSet<StreamSequenceToken>? dropped)
     {
         var groups = new Dictionary<(string, string), DeliveryGroup>();
         foreach (var item in items)
         {
+            if (dropped is { Count: > 0 } && dropped.Contains(item.Token))
+            {
+                continue;
+            }
+
             foreach (var subscription in subscriptions.For(item.Stream.Namespace))
             {
+                if (subscription.Order != order)
+                {
+                    continue;
+                }
+
                 var key = subscription.KeyMapper is null ? item.Stream.Key : subscription.KeyMapper.GetGrainKey(item);
                 if (key is null)
                 {

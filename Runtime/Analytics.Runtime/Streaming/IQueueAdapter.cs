@@ -43,7 +43,10 @@ public interface IStreamCheckpointer
 /// <summary>Turns a record's bytes into items. A record that cannot be decoded is a poison record.</summary>
 public interface IStreamRecordDecoder
 {
-    /// <summary>Adds the record's items; returns null, or why the record is invalid (then it goes to the dead-letter store).</summary>
+    /// <summary>
+    /// Adds the record's valid items; returns null, or why (part of) the record is invalid. An
+    /// invalid record goes to the dead-letter store; the items added for it are still delivered.
+    /// </summary>
     string? Decode(QueueRecord record, List<StreamItem> items);
 }
 

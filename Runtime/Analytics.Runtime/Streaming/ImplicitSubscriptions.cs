@@ -5,7 +5,7 @@ using Microsoft.Extensions.DependencyInjection;
 namespace Analytics.Runtime.Streaming;
 
 /// <summary>One grain class's implicit subscription to a namespace.</summary>
-internal sealed record ImplicitSubscription(string GrainType, IStreamKeyMapper? KeyMapper, IStreamItemCombiner? Combiner);
+internal sealed record ImplicitSubscription(string GrainType, IStreamKeyMapper? KeyMapper, IStreamItemCombiner? Combiner, int Order);
 
 /// <summary>Which grain classes consume which stream namespaces, read from their attributes.</summary>
 internal sealed class ImplicitSubscriptions
@@ -31,11 +31,14 @@ internal sealed class ImplicitSubscriptions
                     _byNamespace[attribute.Namespace] = list = [];
                 }
 
-                list.Add(new ImplicitSubscription(grainType, mapper, combiner));
+                list.Add(new ImplicitSubscription(grainType, mapper, combiner, attribute.Order));
             }
         }
     }
 
     public IReadOnlyList<ImplicitSubscription> For(string streamNamespace) =>
         _byNamespace.TryGetValue(streamNamespace, out var list) ? list : [];
+
+    /// <summary>The distinct subscription orders, ascending.</summary>
+    public IReadOnlyList<int> Orders => _byNamespace.Values.SelectMany(l => l).Select(s => s.Order).Distinct().Order().ToList();
 }

@@ -110,50 +110,67 @@ internal sealed partial class PullingAgent(
         _items.Clear();
         foreach (var record in records)
         {
-            var before = _items.Count;
+            // A decoder may keep the valid items of a partly invalid record; the record itself
+            // still goes to the dead-letter store with the reason.
             if (provider.Decoder.Decode(record, _items) is { } error)
             {
-                _items.RemoveRange(before, _items.Count - before);
                 Statistics.PoisonRecords++;
                 await provider.DeadLetters.AddAsync(new DeadLetter(queue.ToString(), record.Token.ToString(), error, provider.TimeProvider.GetUtcNow(), record.Data.ToArray()), CancellationToken.None);
                 LogPoisonRecord(queue, record.Token.ToString(), error);
             }
         }
 
-        var groups = DeliveryGroup.Plan(_items, provider.Subscriptions);
-        var deliveries = new Task<DeliveryStatus>[groups.Count];
-        var i = 0;
-        foreach (var group in groups.Values)
+        HashSet<StreamSequenceToken>? dropped = null;
+        var grainCalls = 0;
+        foreach (var order in provider.Subscriptions.Orders)
         {
-            var target = new GrainId(group.Subscription.GrainType, group.GrainKey);
-            StreamSequenceToken? previous = _deliveredSinceCheckpoint.TryGetValue(target, out var p) ? p : null;
-            deliveries[i++] = DeliverAsync(target, group, previous, records, stopping);
-        }
+            var groups = DeliveryGroup.Plan(_items, provider.Subscriptions, order, dropped);
+            var deliveries = new Task<DeliveryOutcome>[groups.Count];
+            var i = 0;
+            foreach (var group in groups.Values)
+            {
+                var target = new GrainId(group.Subscription.GrainType, group.GrainKey);
+                StreamSequenceToken? previous = _deliveredSinceCheckpoint.TryGetValue(target, out var p) ? p : null;
+                deliveries[i++] = DeliverAsync(target, group, previous, records, stopping);
+            }
 
-        var outcomes = await Task.WhenAll(deliveries);
-        if (outcomes.Contains(DeliveryStatus.Gap))
-        {
-            return false;
-        }
+            var outcomes = await Task.WhenAll(deliveries);
+            if (outcomes.Any(o => o.Status == DeliveryStatus.Gap))
+            {
+                return false;
+            }
 
-        foreach (var group in groups.Values)
-        {
-            _deliveredSinceCheckpoint[new GrainId(group.Subscription.GrainType, group.GrainKey)] = group.Items[^1].Token;
+            foreach (var outcome in outcomes)
+            {
+                if (outcome.Dropped is { Count: > 0 } tokens)
+                {
+                    (dropped ??= []).UnionWith(tokens);
+                }
+            }
+
+            foreach (var group in groups.Values)
+            {
+                _deliveredSinceCheckpoint[new GrainId(group.Subscription.GrainType, group.GrainKey)] = group.Items[^1].Token;
+            }
+
+            grainCalls += groups.Count;
         }
 
         _lastDelivered = records[^1].Token;
         Statistics.Records += records.Count;
         Statistics.Items += _items.Count;
         Statistics.Batches++;
-        Statistics.GrainCalls += groups.Count;
+        Statistics.GrainCalls += grainCalls;
+        Statistics.Dropped += dropped?.Count ?? 0;
         Statistics.LastDelivered = _lastDelivered;
         return true;
     }
 
-    private async Task<DeliveryStatus> DeliverAsync(GrainId target, DeliveryGroup group, StreamSequenceToken? previous, IReadOnlyList<QueueRecord> records, CancellationToken stopping)
+    private async Task<DeliveryOutcome> DeliverAsync(GrainId target, DeliveryGroup group, StreamSequenceToken? previous, IReadOnlyList<QueueRecord> records, CancellationToken stopping)
     {
         var consumer = references.Create<IStreamConsumer>(target);
         IReadOnlyList<StreamItem> remaining = group.Items;
+        List<StreamSequenceToken>? dropped = null;
         var failures = 0;
         while (true)
         {
@@ -166,7 +183,7 @@ internal sealed partial class PullingAgent(
             {
                 // Stopping: this batch counts as not delivered, so no checkpoint passes it and
                 // whoever reads the queue next replays it (grains skip what they applied).
-                return DeliveryStatus.Gap;
+                return new DeliveryOutcome(DeliveryStatus.Gap);
             }
             catch (Exception exception) when (IsTransient(exception))
             {
@@ -186,7 +203,12 @@ internal sealed partial class PullingAgent(
 
                 // The grain keeps throwing on this data: keep the records aside rather than block the queue.
                 await DeadLetterAsync(remaining, records, $"delivery to grain {target} failed {failures} times: {exception.GetType().Name}: {exception.Message}");
-                return DeliveryStatus.Applied;
+                return new DeliveryOutcome(DeliveryStatus.Applied, Dropped: remaining.Select(i => i.Token).ToList());
+            }
+
+            if (outcome.Dropped is { Count: > 0 })
+            {
+                (dropped ??= []).AddRange(outcome.Dropped);
             }
 
             switch (outcome.Status)
@@ -195,15 +217,15 @@ internal sealed partial class PullingAgent(
                     remaining = remaining.Where(item => item.Token > watermark).ToList();
                     if (remaining.Count == 0)
                     {
-                        return DeliveryStatus.AlreadyApplied;
+                        return new DeliveryOutcome(DeliveryStatus.AlreadyApplied, Dropped: dropped);
                     }
 
                     continue;
                 case DeliveryStatus.Gap:
                     LogGap(target, queue, outcome.Watermark?.ToString() ?? "none", previous?.ToString() ?? "none");
-                    return DeliveryStatus.Gap;
+                    return outcome;
                 default:
-                    return outcome.Status;
+                    return outcome with { Dropped = dropped };
             }
         }
     }
@@ -316,6 +338,9 @@ public sealed class QueueAgentStatistics
     public long Rewinds { get; internal set; }
 
     public long PoisonRecords { get; internal set; }
+
+    /// <summary>Items dropped by an earlier subscription order (duplicates).</summary>
+    public long Dropped { get; internal set; }
 
     public StreamSequenceToken? LastDelivered { get; internal set; }
 

@@ -14,6 +14,13 @@ public sealed class ImplicitStreamSubscriptionAttribute(string streamNamespace) 
 
     /// <summary>An IStreamItemCombiner type that reduces one grain's items of a batch to one payload.</summary>
     public Type? Combiner { get; init; }
+
+    /// <summary>
+    /// Subscriptions run in ascending order within a batch. Items that a consumer of an earlier
+    /// order drops (say, duplicates found by the grain that owns the dedup state) are not handed
+    /// to later orders.
+    /// </summary>
+    public int Order { get; init; }
 }
 
 /// <summary>Maps a stream item to the key of the grain that consumes it; null to skip the item.</summary>
@@ -70,7 +77,12 @@ public enum DeliveryStatus
     Gap,
 }
 
-public readonly record struct DeliveryOutcome(DeliveryStatus Status, StreamSequenceToken? Watermark = null);
+/// <summary>
+/// What a consumer did with a delivery. Dropped lists the tokens of items that later subscription
+/// orders must not see; a consumer must report them for every item of the delivery it can judge,
+/// including items it had applied before (a replay), so that the answer does not depend on timing.
+/// </summary>
+public readonly record struct DeliveryOutcome(DeliveryStatus Status, StreamSequenceToken? Watermark = null, IReadOnlyList<StreamSequenceToken>? Dropped = null);
 
 /// <summary>
 /// Implemented by grains with implicit subscriptions. Both calls are ordinary grain calls, so they

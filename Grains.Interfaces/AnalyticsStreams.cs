@@ -1,0 +1,14 @@
+namespace Analytics.Grains;
+
+/// <summary>Names shared by producers, the silo and the grains.</summary>
+public static class AnalyticsStreams
+{
+    /// <summary>The stream provider that carries events (the local log, or Kinesis in AWS mode).</summary>
+    public const string Provider = "events";
+
+    /// <summary>The stream namespace of events; the stream key is the event's source.</summary>
+    public const string Namespace = "events";
+
+    /// <summary>The grain storage provider of the analytics grains.</summary>
+    public const string Storage = "analytics";
+}
