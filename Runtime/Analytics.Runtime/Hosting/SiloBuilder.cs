@@ -75,6 +75,8 @@ public static class SiloHostingExtensions
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, InProcessEndpointRegistration>();
 
         services.AddSingleton<SiloHostedService>();
+        services.AddSingleton(sp => new SiloDiagnostics(
+            sp.GetRequiredService<Catalog>(), sp.GetRequiredService<IMembershipViewProvider>(), sp.GetRequiredService<LocalSiloDetails>(), sp.GetRequiredService<SiloHostedService>(), sp));
         services.AddHostedService(sp => sp.GetRequiredService<SiloHostedService>());
         configure?.Invoke(new SiloBuilder(services, configuration));
         return services;

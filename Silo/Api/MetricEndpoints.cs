@@ -1,0 +1,97 @@
+using Analytics.Events;
+using Analytics.Grains;
+using Analytics.Runtime;
+
+namespace Analytics.Silo.Api;
+
+/// <summary>The metric queries: each calls the metric's grain, wherever it lives.</summary>
+public static class MetricEndpoints
+{
+    public static void MapMetricEndpoints(this IEndpointRouteBuilder app)
+    {
+        app.MapGet("/api/metrics", async (IGrainFactory grains) =>
+                Results.Json((await grains.GetGrain<IMetricCatalogGrain>("all").List()).Select(m => new MetricName(m)), ApiJson.Options))
+            .WithName("ListMetrics").WithSummary("Lists the metrics seen so far.");
+
+        app.MapGet("/api/metrics/{metric}/stats", StatsAsync).WithName("MetricStats").WithSummary("Count, sum, min, max, mean, percentiles, distinct sources and late count over a window ending now.");
+        app.MapGet("/api/metrics/{metric}/series", SeriesAsync).WithName("MetricSeries").WithSummary("A time series of the metric at a step.");
+        app.MapGet("/api/metrics/{metric}/top", TopAsync).WithName("MetricTop").WithSummary("The top sources of the metric by count, max or mean.");
+    }
+
+    private static async Task<IResult> StatsAsync(string metric, string? window, IGrainFactory grains)
+    {
+        if (QueryParameters.CheckMetric(metric) is { } badName)
+        {
+            return ApiError.BadRequest(badName);
+        }
+
+        if (!QueryParameters.TryWindow(window, out var span, out var error))
+        {
+            return ApiError.BadRequest(error);
+        }
+
+        var stats = await grains.GetGrain<IMetricGrain>(metric).GetStats(span);
+        return stats is null
+            ? UnknownMetric(metric)
+            : Results.Json(
+                new StatsResponse(metric, DurationParser.Format(span), TimestampParser.Format(stats.FromMs), TimestampParser.Format(stats.ToMs),
+                    stats.Count, stats.Sum, stats.Min, stats.Max, stats.Mean, stats.P50, stats.P90, stats.P95, stats.P99, stats.DistinctSources, stats.Late),
+                ApiJson.Options);
+    }
+
+    private static async Task<IResult> SeriesAsync(string metric, string? from, string? to, string? step, IGrainFactory grains, TimeProvider time)
+    {
+        if (QueryParameters.CheckMetric(metric) is { } badName)
+        {
+            return ApiError.BadRequest(badName);
+        }
+
+        if (!QueryParameters.TryRange(from, to, step, time.GetUtcNow().ToUnixTimeMilliseconds(), out var fromMs, out var toMs, out var span, out var error))
+        {
+            return ApiError.BadRequest(error);
+        }
+
+        var series = await grains.GetGrain<IMetricGrain>(metric).GetSeries(fromMs, toMs, span);
+        return series is null
+            ? UnknownMetric(metric)
+            : Results.Json(new MetricSeriesResponse(metric, DurationParser.Format(span), series.Points.Select(SeriesPointResponse.From).ToList()), ApiJson.Options);
+    }
+
+    private static async Task<IResult> TopAsync(string metric, string? window, string? k, string? by, IGrainFactory grains)
+    {
+        if (QueryParameters.CheckMetric(metric) is { } badName)
+        {
+            return ApiError.BadRequest(badName);
+        }
+
+        if (!QueryParameters.TryWindow(window, out var span, out var error) || !QueryParameters.TryTop(k, by, out var count, out var order, out error))
+        {
+            return ApiError.BadRequest(error);
+        }
+
+        var top = await grains.GetGrain<IMetricGrain>(metric).GetTop(span, count, order);
+        return top is null
+            ? UnknownMetric(metric)
+            : Results.Json(
+                new TopResponse(metric, DurationParser.Format(span), order.ToString().ToLowerInvariant(), top.Items.Select(i => new TopItemResponse(i.Source, i.Count, i.Max, i.Mean)).ToList()),
+                ApiJson.Options);
+    }
+
+    private static IResult UnknownMetric(string metric) => ApiError.NotFound($"Metric '{metric}' has never been seen.");
+
+    public sealed record MetricName(string Metric);
+
+    public sealed record StatsResponse(string Metric, string Window, string From, string To, long Count, double Sum, double? Min, double? Max, double? Mean,
+        double? P50, double? P90, double? P95, double? P99, long DistinctSources, long Late);
+
+    public sealed record MetricSeriesResponse(string Metric, string Step, IReadOnlyList<SeriesPointResponse> Points);
+
+    public sealed record TopResponse(string Metric, string Window, string By, IReadOnlyList<TopItemResponse> Items);
+
+    public sealed record TopItemResponse(string Source, long Count, double Max, double Mean);
+}
+
+public sealed record SeriesPointResponse(string T, long Count, double Sum, double? Min, double? Max, double? Mean, double? P50, double? P99)
+{
+    public static SeriesPointResponse From(SeriesPoint p) => new(TimestampParser.Format(p.T), p.Count, p.Sum, p.Min, p.Max, p.Mean, p.P50, p.P99);
+}
