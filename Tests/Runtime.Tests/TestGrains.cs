@@ -227,7 +227,18 @@ public sealed class TallyGrain([PersistentState("tally", "store")] IPersistentSt
         return Task.FromResult(outcome);
     }
 
-    public async Task OnCheckpointAsync()
+    public async Task<bool> OnCheckpointAsync(StreamCheckpointRequest request)
+    {
+        if (!state.State.Watermarks.Covers(request))
+        {
+            return false;
+        }
+
+        await FlushAsync();
+        return true;
+    }
+
+    private async Task FlushAsync()
     {
         if (_dirty)
         {
@@ -236,7 +247,7 @@ public sealed class TallyGrain([PersistentState("tally", "store")] IPersistentSt
         }
     }
 
-    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken) => OnCheckpointAsync();
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken) => FlushAsync();
 
     public Task<Dictionary<string, int>> Counts() => Task.FromResult(new Dictionary<string, int>(state.State.Counts));
 }

@@ -253,7 +253,13 @@ internal sealed partial class PullingAgent(
 
         try
         {
-            await Task.WhenAll(_deliveredSinceCheckpoint.Keys.Select(target => references.Create<IStreamConsumer>(target).OnCheckpointAsync()));
+            var flushed = await Task.WhenAll(_deliveredSinceCheckpoint.Select(delivered =>
+                references.Create<IStreamConsumer>(delivered.Key).OnCheckpointAsync(new StreamCheckpointRequest(queue.ToString(), delivered.Value))));
+            if (flushed.Contains(false))
+            {
+                return false;
+            }
+
             await provider.Checkpointer.SaveAsync(queue, last, CancellationToken.None);
         }
         catch (Exception exception)

@@ -92,6 +92,14 @@ public interface IStreamConsumer : IGrainWithStringKey
 {
     Task<DeliveryOutcome> OnNextAsync(StreamDelivery delivery);
 
-    /// <summary>Makes every effect applied so far durable. The agent moves its checkpoint only after this returns for every grain it delivered to.</summary>
-    Task OnCheckpointAsync();
+    /// <summary>
+    /// Makes every effect applied so far durable. Returns false, without flushing, when the grain's
+    /// watermark for the queue is behind the last item the agent delivered to it: it lost effects
+    /// it had not flushed (its silo died), so the agent must replay rather than move its
+    /// checkpoint. The agent moves its checkpoint only after every grain it delivered to says true.
+    /// </summary>
+    Task<bool> OnCheckpointAsync(StreamCheckpointRequest request);
 }
+
+/// <summary>The queue being checkpointed and the last token its agent delivered to the grain.</summary>
+public sealed record StreamCheckpointRequest(string Queue, StreamSequenceToken LastDelivered);

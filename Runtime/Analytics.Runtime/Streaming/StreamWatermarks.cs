@@ -39,4 +39,7 @@ public sealed class StreamWatermarks
     }
 
     public void Advance(StreamDelivery delivery) => Applied[delivery.Queue] = delivery.Last.ToString();
+
+    /// <summary>True when everything the agent delivered (up to the request's token) has been applied.</summary>
+    public bool Covers(StreamCheckpointRequest request) => Get(request.Queue) is { } watermark && watermark >= request.LastDelivered;
 }

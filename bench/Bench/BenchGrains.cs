@@ -1,0 +1,135 @@
+using Analytics.Runtime;
+using Analytics.Runtime.Persistence;
+using Analytics.Runtime.Streaming;
+
+namespace Analytics.Bench;
+
+// ---- Local calls -------------------------------------------------------------------------------
+
+/// <summary>The grain side of the call benchmarks.</summary>
+public interface ICallGrain : IGrainWithStringKey
+{
+    Task<int> Add(int amount);
+}
+
+/// <summary>A grain whose method body is exactly <see cref="PlainCallTarget.Add"/>'s.</summary>
+public sealed class CallGrain : Grain, ICallGrain
+{
+    private int _total;
+
+    public Task<int> Add(int amount)
+    {
+        _total += amount;
+        return Task.FromResult(_total);
+    }
+}
+
+/// <summary>The baseline: the same method body on a plain object, awaited directly.</summary>
+public sealed class PlainCallTarget
+{
+    private int _total;
+
+    public Task<int> Add(int amount)
+    {
+        _total += amount;
+        return Task.FromResult(_total);
+    }
+}
+
+/// <summary>
+/// A shared plain object guarded by a lock: what the shared-grain case gives for free (one
+/// request at a time), done by hand. Only used as a second baseline for the shared-target runs.
+/// </summary>
+public sealed class LockedCallTarget
+{
+    private readonly Lock _lock = new();
+    private int _total;
+
+    public Task<int> Add(int amount)
+    {
+        lock (_lock)
+        {
+            _total += amount;
+            return Task.FromResult(_total);
+        }
+    }
+}
+
+// ---- Activation memory -------------------------------------------------------------------------
+
+public interface ISmallGrain : IGrainWithStringKey
+{
+    Task<int> Touch();
+}
+
+/// <summary>A small grain with no persistent state: one int field.</summary>
+public sealed class SmallGrain : Grain, ISmallGrain
+{
+    private int _touches;
+
+    public Task<int> Touch() => Task.FromResult(++_touches);
+}
+
+/// <summary>The baseline object: the same fields as <see cref="SmallGrain"/>.</summary>
+public sealed class SmallPlain
+{
+    private int _touches;
+
+    public int Touch() => ++_touches;
+}
+
+// ---- Local log delivery ------------------------------------------------------------------------
+
+public sealed class BenchTallyState
+{
+    public StreamWatermarks Watermarks { get; set; } = new();
+
+    public long Count { get; set; }
+}
+
+public interface IBenchTallyGrain : IStreamConsumer
+{
+    Task<long> Count();
+}
+
+/// <summary>
+/// Counts the items of its stream (like TallyGrain in the runtime tests, without decoding JSON, so
+/// that the benchmark measures delivery rather than a parser). Exactly-once by StreamWatermarks;
+/// state is written to memory storage at the agent's checkpoints only.
+/// </summary>
+[ImplicitStreamSubscription(LocalLogDelivery.Namespace)]
+public sealed class BenchTallyGrain([PersistentState("tally", "store")] IPersistentState<BenchTallyState> state) : Grain, IBenchTallyGrain
+{
+    /// <summary>Items applied by every activation in the process; polled by the harness.</summary>
+    public static long Applied;
+
+    private bool _dirty;
+
+    public Task<DeliveryOutcome> OnNextAsync(StreamDelivery delivery)
+    {
+        var outcome = state.State.Watermarks.Check(delivery);
+        if (outcome.Status != DeliveryStatus.Applied)
+        {
+            return Task.FromResult(outcome);
+        }
+
+        state.State.Count += delivery.Items.Count;
+        state.State.Watermarks.Advance(delivery);
+        _dirty = true;
+        Interlocked.Add(ref Applied, delivery.Items.Count);
+        return Task.FromResult(outcome);
+    }
+
+    public async Task OnCheckpointAsync()
+    {
+        if (_dirty)
+        {
+            await state.WriteStateAsync();
+            _dirty = false;
+        }
+    }
+
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken) => OnCheckpointAsync();
+
+    public Task<long> Count() => Task.FromResult(state.State.Count);
+}
