@@ -1,0 +1,130 @@
+using System.Diagnostics;
+using Analytics.Bench;
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Diagnosers;
+using BenchmarkDotNet.Jobs;
+using BenchmarkDotNet.Reports;
+using BenchmarkDotNet.Running;
+using BenchmarkDotNet.Toolchains.InProcess.Emit;
+
+// Usage: dotnet run -c Release --project bench/Bench -- [runtime|calls|memory|delivery] [--activations N] [--records N] [--batch N] [--keys N]
+//   runtime   everything below (the default)
+//   calls     local call latency and throughput (BenchmarkDotNet)
+//   memory    bytes per idle activation
+//   delivery  local log append and delivery to implicit subscribers
+var filter = args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal))?.ToLowerInvariant() ?? "runtime";
+if (filter is not ("runtime" or "calls" or "memory" or "delivery"))
+{
+    Console.Error.WriteLine($"Unknown benchmark filter '{filter}'. Use runtime, calls, memory or delivery.");
+    return 2;
+}
+
+int Option(string name, int fallback)
+{
+    var index = Array.IndexOf(args, "--" + name);
+    return index >= 0 && index + 1 < args.Length ? int.Parse(args[index + 1], System.Globalization.CultureInfo.InvariantCulture) : fallback;
+}
+
+#if DEBUG
+Console.Error.WriteLine("Warning: a Debug build; run with -c Release for meaningful figures.");
+#endif
+
+Console.WriteLine($"Runtime benchmarks '{filter}' on {Environment.ProcessorCount} logical cores, .NET {Environment.Version}, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}");
+Console.WriteLine($"GC: {(System.Runtime.GCSettings.IsServerGC ? "server" : "workstation")}, {(System.Runtime.GCSettings.LatencyMode == System.Runtime.GCLatencyMode.Batch ? "non-concurrent" : "concurrent")}");
+var total = Stopwatch.StartNew();
+
+if (filter is "runtime" or "calls")
+{
+    // In-process, short job: the machines are small and shared, and the benchmark grains need no
+    // separate build. Three warm-up and three measured iterations per case.
+    var job = Job.ShortRun.WithToolchain(InProcessEmitToolchain.Instance).WithId("ShortRun-InProcess");
+    var config = ManualConfig.CreateMinimumViable()
+        .AddJob(job)
+        .AddDiagnoser(MemoryDiagnoser.Default)
+        .WithArtifactsPath(Path.Combine(AppContext.BaseDirectory, "BenchmarkDotNet.Artifacts"))
+        .WithOptions(ConfigOptions.JoinSummary);
+    var latency = BenchmarkRunner.Run<LocalCallLatency>(config);
+    ReportLatency(latency);
+    var throughput = BenchmarkRunner.Run<LocalCallThroughput>(config);
+    ReportThroughput(throughput);
+}
+
+if (filter is "runtime" or "memory")
+{
+    await ActivationMemory.RunAsync(Option("activations", 100_000));
+}
+
+if (filter is "runtime" or "delivery")
+{
+    await LocalLogDelivery.RunAsync(new LocalLogDelivery.Settings(
+        Records: Option("records", 1_000_000),
+        Keys: Option("keys", 1_000),
+        BatchSize: Option("batch", 1_000)));
+}
+
+Results.Note($"whole run: {total.Elapsed.TotalSeconds:0} s; command: dotnet run -c Release --project bench/Bench -- {string.Join(' ', args.DefaultIfEmpty("runtime"))}");
+Results.Print(Console.Out);
+return 0;
+
+static double MeanNs(Summary summary, string method, Func<BenchmarkReport, bool>? where = null)
+{
+    var report = summary.Reports.FirstOrDefault(r => r.BenchmarkCase.Descriptor.WorkloadMethod.Name == method && (where is null || where(r)))
+        ?? throw new InvalidOperationException($"No result for {method}: did the benchmark fail? See the BenchmarkDotNet output above.");
+    return report.ResultStatistics?.Mean ?? throw new InvalidOperationException($"{method} produced no statistics.");
+}
+
+static double? AllocatedBytes(Summary summary, string method, Func<BenchmarkReport, bool>? where = null)
+{
+    var report = summary.Reports.FirstOrDefault(r => r.BenchmarkCase.Descriptor.WorkloadMethod.Name == method && (where is null || where(r)));
+    return report?.GcStats.GetBytesAllocatedPerOperation(report.BenchmarkCase) is { } bytes ? bytes : null;
+}
+
+static void ReportLatency(Summary summary)
+{
+    var plain = MeanNs(summary, nameof(LocalCallLatency.Plain));
+    var grain = MeanNs(summary, nameof(LocalCallLatency.Grain));
+    var withGetGrain = MeanNs(summary, nameof(LocalCallLatency.GrainWithGetGrain));
+    var allocated = AllocatedBytes(summary, nameof(LocalCallLatency.Grain));
+    Results.Add(new ResultRow(
+        "local call overhead",
+        "1 caller, grain call - plain await",
+        $"{Results.F(grain - plain)} ns ({Results.F(grain)} ns/call)",
+        $"{Results.F(plain)} ns/call plain",
+        Results.Ratio(grain, plain),
+        "< 1000 ns",
+        grain - plain < 1000));
+    Results.Add(new ResultRow(
+        "local call overhead",
+        "same, GetGrain per call",
+        $"{Results.F(withGetGrain - plain)} ns ({Results.F(withGetGrain)} ns/call)",
+        $"{Results.F(plain)} ns/call plain",
+        Results.Ratio(withGetGrain, plain),
+        "< 1000 ns",
+        withGetGrain - plain < 1000));
+    if (allocated is { } bytes)
+    {
+        Results.Note($"a local grain call allocates {bytes:0} B (BenchmarkDotNet MemoryDiagnoser), the plain await {AllocatedBytes(summary, nameof(LocalCallLatency.Plain)) ?? 0:0} B");
+    }
+}
+
+static void ReportThroughput(Summary summary)
+{
+    foreach (var callers in new[] { 4, 64 })
+    {
+        foreach (var targets in new[] { CallTargets.Distinct, CallTargets.Shared })
+        {
+            bool Case(BenchmarkReport r) => r.BenchmarkCase.Parameters["Callers"] is int c && c == callers && r.BenchmarkCase.Parameters["Targets"] is CallTargets t && t == targets;
+            var grain = 1e9 / MeanNs(summary, nameof(LocalCallThroughput.Grain), Case);
+            var plain = 1e9 / MeanNs(summary, nameof(LocalCallThroughput.Plain), Case);
+            var locked = 1e9 / MeanNs(summary, nameof(LocalCallThroughput.PlainLocked), Case);
+            Results.Add(new ResultRow(
+                "local call throughput",
+                $"{callers} callers, {targets.ToString().ToLowerInvariant()} grain{(targets == CallTargets.Distinct ? "s" : string.Empty)}",
+                Results.Format(grain, "calls/s"),
+                $"{Results.Format(plain, "calls/s")} plain ({Results.Format(locked, "calls/s")} locked)",
+                Results.Ratio(grain, plain),
+                ">= 1 M calls/s",
+                grain >= 1_000_000));
+        }
+    }
+}
