@@ -120,7 +120,19 @@ public sealed class BenchTallyGrain([PersistentState("tally", "store")] IPersist
         return Task.FromResult(outcome);
     }
 
-    public async Task OnCheckpointAsync()
+    /// <summary>Confirms it holds everything the agent delivered, then makes it durable.</summary>
+    public async Task<bool> OnCheckpointAsync(StreamCheckpointRequest request)
+    {
+        if (!state.State.Watermarks.Covers(request))
+        {
+            return false;
+        }
+
+        await FlushAsync();
+        return true;
+    }
+
+    private async Task FlushAsync()
     {
         if (_dirty)
         {
@@ -129,7 +141,7 @@ public sealed class BenchTallyGrain([PersistentState("tally", "store")] IPersist
         }
     }
 
-    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken) => OnCheckpointAsync();
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken) => FlushAsync();
 
     public Task<long> Count() => Task.FromResult(state.State.Count);
 }
