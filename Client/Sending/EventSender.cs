@@ -251,7 +251,8 @@ public sealed class EventSender
             // whichever is first; at least until the next event is due at all.
             long fullAt = generated + Math.Min(batchSize, remaining);
             TimeSpan whenFull = TimeSpan.FromSeconds(fullAt / rate);
-            TimeSpan whenStale = due > 0 ? lastFlush + linger : TimeSpan.FromSeconds((generated + 1) / rate) + linger;
+            TimeSpan firstDue = TimeSpan.FromSeconds((generated + 1) / rate);
+            TimeSpan whenStale = lastFlush + linger > firstDue ? lastFlush + linger : firstDue;
             TimeSpan next = whenFull < whenStale ? whenFull : whenStale;
             TimeSpan wait = next - now;
             if (wait < TimeSpan.FromMilliseconds(1))

@@ -1,0 +1,201 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Analytics.EndToEnd.Tests;
+
+/// <summary>
+/// The embedded silo as a user runs it: events with known values over HTTP, every number checked
+/// against a model, then a SIGKILL right after a 202 and a restart on the same data: nothing
+/// accepted is lost and nothing is counted twice.
+/// </summary>
+public sealed class EmbeddedSiloTests : IDisposable
+{
+    private readonly string _data = Path.Combine(Path.GetTempPath(), "e2e-" + Guid.NewGuid().ToString("N"));
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_data))
+        {
+            Directory.Delete(_data, recursive: true);
+        }
+    }
+
+    private sealed record Sent(string Source, string Metric, double Value, long Timestamp, string? Id);
+
+    private static string Iso(long ms) => DateTimeOffset.FromUnixTimeMilliseconds(ms).ToString("yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture);
+
+    private static string Json(Sent e) =>
+        $"{{\"source\":\"{e.Source}\",\"metric\":\"{e.Metric}\",\"value\":{e.Value.ToString("R", CultureInfo.InvariantCulture)},\"timestamp\":\"{Iso(e.Timestamp)}\"{(e.Id is null ? "" : $",\"id\":\"{e.Id}\"")}}}";
+
+    private static async Task<JsonObject> PostAsync(SiloProcess silo, IEnumerable<string> elements, HttpStatusCode expected = HttpStatusCode.Accepted)
+    {
+        using var response = await silo.Http.PostAsync("/api/events", new StringContent("[" + string.Join(",", elements) + "]", Encoding.UTF8, "application/json"));
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == expected, $"expected {expected}, got {(int)response.StatusCode}: {body}");
+        return JsonNode.Parse(body)!.AsObject();
+    }
+
+    private static async Task<JsonObject?> GetAsync(SiloProcess silo, string path)
+    {
+        using var response = await silo.Http.GetAsync(path);
+        if (response.StatusCode == HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.IsSuccessStatusCode, $"GET {path}: {(int)response.StatusCode} {body}");
+        return JsonNode.Parse(body)!.AsObject();
+    }
+
+    private static async Task<JsonObject> StatsWhenCountReachesAsync(SiloProcess silo, string metric, long count)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        JsonObject? stats = null;
+        while (DateTime.UtcNow < deadline)
+        {
+            stats = await GetAsync(silo, $"/api/metrics/{metric}/stats?window=1h");
+            if (stats is not null && (long)stats["count"]! >= count)
+            {
+                // Give a replay the chance to count something twice before we look.
+                await Task.Delay(1500);
+                return (await GetAsync(silo, $"/api/metrics/{metric}/stats?window=1h"))!;
+            }
+
+            await Task.Delay(100);
+        }
+
+        throw new Xunit.Sdk.XunitException($"{metric} never reached count {count}; last stats: {stats?.ToJsonString()}\n{silo.Output}");
+    }
+
+    private static void AssertStats(JsonObject stats, IReadOnlyList<Sent> accepted, int late, int distinct)
+    {
+        var values = accepted.Select(e => e.Value).Order().ToList();
+        Assert.Equal(values.Count, (long)stats["count"]!);
+        Assert.Equal(values.Sum(), (double)stats["sum"]!);
+        Assert.Equal(values[0], (double)stats["min"]!);
+        Assert.Equal(values[^1], (double)stats["max"]!);
+        Assert.Equal(values.Sum() / values.Count, (double)stats["mean"]!, 9);
+        foreach (var (name, q) in new[] { ("p50", 0.5), ("p90", 0.9), ("p95", 0.95), ("p99", 0.99) })
+        {
+            var truth = values[(int)Math.Floor(q * (values.Count - 1))];
+            var reported = (double)stats[name]!;
+            Assert.True(Math.Abs(reported - truth) <= 0.01 * Math.Abs(truth) + 1e-9, $"{name}: reported {reported}, true {truth}");
+        }
+
+        Assert.Equal(distinct, (long)stats["distinctSources"]!);
+        Assert.Equal(late, (long)stats["late"]!);
+    }
+
+    [Fact]
+    public async Task Every_number_is_exact_and_a_SIGKILL_right_after_202_loses_nothing_and_counts_nothing_twice()
+    {
+        var random = new Random(7);
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        var accepted = new List<Sent>();
+        for (var n = 0; n < 1200; n++)
+        {
+            // Integers, so that the exact sum does not depend on the order of addition; negative
+            // ones included; timestamps out of order within the last two minutes.
+            accepted.Add(new Sent($"src-{n % 60:D2}", "e2e.temp", random.Next(-500, 501), now - random.Next(0, 120_000), $"e-{n}"));
+        }
+
+        var late = Enumerable.Range(0, 5).Select(i => new Sent("src-late", "e2e.temp", 99999, now - (long)TimeSpan.FromDays(40).TotalMilliseconds, $"late-{i}")).ToList();
+        var huge = new[] { new Sent("big-1", "e2e.huge", 1e300, now, "h1"), new Sent("big-2", "e2e.huge", -1e300, now - 1000, "h2"), new Sent("big-1", "e2e.huge", 1e300, now - 2000, "h3") };
+
+        await using (var silo = await SiloProcess.StartAsync(_data))
+        {
+            // Bad input is refused as a whole (400) or per event (listed errors), and counts nowhere.
+            await PostAsync(silo, ["{\"source\": \"x\""], HttpStatusCode.BadRequest);
+            await PostAsync(silo, [], HttpStatusCode.BadRequest);
+            var mixed = await PostAsync(silo, [
+                Json(accepted[0]),
+                "{\"source\":\"src-00\",\"metric\":\"e2e.temp\",\"value\":\"12\"}",
+                $"{{\"source\":\"src-00\",\"metric\":\"e2e.temp\",\"value\":1,\"timestamp\":\"{Iso(now + 3_600_000)}\"}}",
+                "{\"source\":\"src-00\",\"metric\":\"bad metric!\",\"value\":1}",
+            ]);
+            Assert.Equal(1, (int)mixed["accepted"]!);
+            Assert.Equal(3, (int)mixed["rejected"]!);
+            Assert.Equal([1, 2, 3], mixed["errors"]!.AsArray().Select(e => (int)e!["index"]!));
+
+            // The rest, shuffled, in batches, with every event sent twice somewhere (producer retries).
+            var batches = accepted.Skip(1).Concat(late).Concat(huge).Concat(accepted.Take(400)).OrderBy(_ => random.Next()).Chunk(150);
+            foreach (var batch in batches)
+            {
+                await PostAsync(silo, batch.Select(Json));
+            }
+
+            AssertStats(await StatsWhenCountReachesAsync(silo, "e2e.temp", accepted.Count), accepted, late: 5, distinct: 60);
+            var hugeStats = await StatsWhenCountReachesAsync(silo, "e2e.huge", 3);
+            Assert.Equal(1e300, (double)hugeStats["max"]!);
+            Assert.Equal(-1e300, (double)hugeStats["min"]!);
+            Assert.Equal(2, (long)hugeStats["distinctSources"]!);
+
+            var source = (await GetAsync(silo, "/api/sources/src-07?window=1h"))!;
+            var mine = accepted.Where(e => e.Source == "src-07").ToList();
+            var summary = source["metrics"]!["e2e.temp"]!;
+            Assert.Equal(mine.Count, (long)summary["count"]!);
+            Assert.Equal(mine.MaxBy(e => e.Timestamp)!.Value, (double)summary["last"]!);
+            Assert.Equal(mine.Min(e => e.Value), (double)summary["min"]!);
+            Assert.Null(await GetAsync(silo, "/api/sources/never-seen"));
+            Assert.Null(await GetAsync(silo, "/api/metrics/never.seen/stats"));
+
+            // One more batch, and the process dies the instant it has said 202.
+            var last = Enumerable.Range(0, 300).Select(n => new Sent($"src-{n % 60:D2}", "e2e.temp", random.Next(-500, 501), now - random.Next(0, 60_000), $"k-{n}")).ToList();
+            await PostAsync(silo, last.Select(Json));
+            await silo.KillAsync();
+            accepted.AddRange(last);
+        }
+
+        await using (var restarted = await SiloProcess.StartAsync(_data))
+        {
+            AssertStats(await StatsWhenCountReachesAsync(restarted, "e2e.temp", accepted.Count), accepted, late: 5, distinct: 60);
+            var metrics = await restarted.Http.GetFromJsonAsync<JsonArray>("/api/metrics");
+            Assert.Contains("e2e.temp", metrics!.Select(m => (string)m!["metric"]!));
+        }
+    }
+
+    [Fact]
+    public async Task Bad_requests_get_a_clear_json_error_and_never_a_stack_trace()
+    {
+        await using var silo = await SiloProcess.StartAsync(_data, "--Http:MaxBodyBytes=65536");
+        var cases = new (HttpMethod Method, string Path, string? Body, HttpStatusCode Status, string Contains)[]
+        {
+            (HttpMethod.Post, "/api/events", "not json", HttpStatusCode.BadRequest, ""),
+            (HttpMethod.Post, "/api/events", "{\"source\":\"a\",\"metric\":\"m\",\"value\":1}", HttpStatusCode.BadRequest, "array"),
+            (HttpMethod.Post, "/api/events", "[" + string.Join(",", Enumerable.Repeat("{\"source\":\"a\",\"metric\":\"m\",\"value\":1}", 3000)) + "]", HttpStatusCode.RequestEntityTooLarge, "limit"),
+            (HttpMethod.Get, "/api/metrics/m/stats?window=5x", null, HttpStatusCode.BadRequest, "window"),
+            (HttpMethod.Get, "/api/metrics/m/stats?window=-5m", null, HttpStatusCode.BadRequest, "window"),
+            (HttpMethod.Get, "/api/metrics/m/series?step=0s", null, HttpStatusCode.BadRequest, "step"),
+            (HttpMethod.Get, "/api/metrics/m/series?from=yesterday", null, HttpStatusCode.BadRequest, "from"),
+            (HttpMethod.Get, "/api/metrics/m/series?from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z", null, HttpStatusCode.BadRequest, "before"),
+            (HttpMethod.Get, "/api/metrics/m/top?k=0", null, HttpStatusCode.BadRequest, "k"),
+            (HttpMethod.Get, "/api/metrics/m/top?by=median", null, HttpStatusCode.BadRequest, "by"),
+            (HttpMethod.Get, "/api/metrics/" + new string('m', 200) + "/stats", null, HttpStatusCode.BadRequest, "metric"),
+            (HttpMethod.Get, "/api/metrics/bad%20name/stats", null, HttpStatusCode.BadRequest, "metric"),
+            (HttpMethod.Get, "/api/metrics/unknown.metric/stats", null, HttpStatusCode.NotFound, "never been seen"),
+            (HttpMethod.Get, "/api/sources/unknown-source", null, HttpStatusCode.NotFound, "never been seen"),
+            (HttpMethod.Get, "/api/sources/s/series", null, HttpStatusCode.BadRequest, "metric"),
+            (HttpMethod.Get, "/api/nothing-here", null, HttpStatusCode.NotFound, "no endpoint"),
+        };
+
+        foreach (var (method, path, body, status, contains) in cases)
+        {
+            using var request = new HttpRequestMessage(method, path) { Content = body is null ? null : new StringContent(body, Encoding.UTF8, "application/json") };
+            using var response = await silo.Http.SendAsync(request);
+            var text = await response.Content.ReadAsStringAsync();
+            Assert.True(status == response.StatusCode, $"{method} {path}: expected {(int)status}, got {(int)response.StatusCode} {text}");
+            var error = JsonDocument.Parse(text).RootElement.GetProperty("error").GetString()!;
+            Assert.Contains(contains, error, StringComparison.OrdinalIgnoreCase);
+            Assert.DoesNotContain("   at ", text);
+        }
+
+        Assert.True((await silo.Http.GetAsync("/health/live")).IsSuccessStatusCode);
+        var openApi = await silo.Http.GetStringAsync("/openapi/v1.json");
+        Assert.Contains("/api/metrics/{metric}/stats", openApi);
+    }
+}

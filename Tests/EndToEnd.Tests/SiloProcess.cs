@@ -1,0 +1,136 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace Analytics.EndToEnd.Tests;
+
+/// <summary>
+/// A silo in its own process on 127.0.0.1 and a free port. Disposing it kills the process, so no
+/// process or port outlives its test.
+/// </summary>
+public sealed class SiloProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+
+    private SiloProcess(Process process, int port)
+    {
+        _process = process;
+        Port = port;
+        Http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(30) };
+        process.OutputDataReceived += (_, e) => Append(e.Data);
+        process.ErrorDataReceived += (_, e) => Append(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+    }
+
+    public int Port { get; }
+
+    public HttpClient Http { get; }
+
+    public string Output
+    {
+        get
+        {
+            lock (_output)
+            {
+                return _output.ToString();
+            }
+        }
+    }
+
+    public static async Task<SiloProcess> StartAsync(string dataPath, params string[] extraArguments)
+    {
+        var port = FreePort();
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = Path.GetDirectoryName(SiloPath())!,
+        };
+        foreach (var argument in new[] { SiloPath(), $"--Http:Port={port}", "--Http:Address=127.0.0.1", $"--Embedded:DataPath={dataPath}" }.Concat(extraArguments))
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        start.Environment["Logging__LogLevel__Default"] = "Warning";
+        start.Environment["Logging__Console__FormatterName"] = "simple";
+        var silo = new SiloProcess(Process.Start(start)!, port);
+        await silo.WaitUntilReadyAsync();
+        return silo;
+    }
+
+    private async Task WaitUntilReadyAsync()
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (DateTime.UtcNow < deadline)
+        {
+            if (_process.HasExited)
+            {
+                throw new InvalidOperationException($"The silo exited with code {_process.ExitCode} before it was ready:\n{Output}");
+            }
+
+            try
+            {
+                using var response = await Http.GetAsync("/health/ready");
+                if (response.IsSuccessStatusCode)
+                {
+                    return;
+                }
+            }
+            catch (HttpRequestException)
+            {
+                // Not listening yet.
+            }
+
+            await Task.Delay(100);
+        }
+
+        throw new TimeoutException($"The silo was not ready within 60 s:\n{Output}");
+    }
+
+    /// <summary>SIGKILL: the process gets no chance to flush or checkpoint anything.</summary>
+    public async Task KillAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+        }
+
+        await _process.WaitForExitAsync();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await KillAsync();
+        Http.Dispose();
+        _process.Dispose();
+    }
+
+    private void Append(string? line)
+    {
+        if (line is not null)
+        {
+            lock (_output)
+            {
+                _output.AppendLine(line);
+            }
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private static string SiloPath()
+    {
+        // This test's output is .../Tests/EndToEnd.Tests/bin/<Configuration>/<tfm>/; the silo is built beside it.
+        var output = new DirectoryInfo(AppContext.BaseDirectory);
+        var path = Path.GetFullPath(Path.Combine(output.FullName, "../../../../../Silo/bin", output.Parent!.Name, output.Name, "Analytics.Silo.dll"));
+        return File.Exists(path) ? path : throw new FileNotFoundException($"The silo was not built at {path}.");
+    }
+}
