@@ -10,6 +10,9 @@ namespace Analytics.Bench;
 public interface ICallGrain : IGrainWithStringKey
 {
     Task<int> Add(int amount);
+
+    /// <summary>The same body after an await that really yields: the request's turn ends and resumes later.</summary>
+    Task<int> AddAfterYield(int amount);
 }
 
 /// <summary>A grain whose method body is exactly <see cref="PlainCallTarget.Add"/>'s.</summary>
@@ -22,9 +25,16 @@ public sealed class CallGrain : Grain, ICallGrain
         _total += amount;
         return Task.FromResult(_total);
     }
+
+    public async Task<int> AddAfterYield(int amount)
+    {
+        await Task.Yield();
+        _total += amount;
+        return _total;
+    }
 }
 
-/// <summary>The baseline: the same method body on a plain object, awaited directly.</summary>
+/// <summary>The baseline: the same method bodies on a plain object, awaited directly.</summary>
 public sealed class PlainCallTarget
 {
     private int _total;
@@ -33,6 +43,13 @@ public sealed class PlainCallTarget
     {
         _total += amount;
         return Task.FromResult(_total);
+    }
+
+    public async Task<int> AddAfterYield(int amount)
+    {
+        await Task.Yield();
+        _total += amount;
+        return _total;
     }
 }
 

@@ -54,6 +54,30 @@ public class LocalCallLatency
         return sum;
     }
 
+    [Benchmark(OperationsPerInvoke = CallsPerInvoke, Description = "plain object: await AddAfterYield(1)")]
+    public async Task<int> PlainAfterYield()
+    {
+        var sum = 0;
+        for (var i = 0; i < CallsPerInvoke; i++)
+        {
+            sum += await _plain.AddAfterYield(1);
+        }
+
+        return sum;
+    }
+
+    [Benchmark(OperationsPerInvoke = CallsPerInvoke, Description = "grain: await AddAfterYield(1)")]
+    public async Task<int> GrainAfterYield()
+    {
+        var sum = 0;
+        for (var i = 0; i < CallsPerInvoke; i++)
+        {
+            sum += await _grain.AddAfterYield(1);
+        }
+
+        return sum;
+    }
+
     /// <summary>The common pattern of taking a fresh reference per call: GetGrain then the call.</summary>
     [Benchmark(OperationsPerInvoke = CallsPerInvoke, Description = "grain: GetGrain + await Add(1)")]
     public async Task<int> GrainWithGetGrain()
@@ -82,7 +106,10 @@ public enum CallTargets
 /// <see cref="CallsPerInvoke"/>/Callers calls in a loop. Per-op figures are per call, so
 /// calls/s = 1e9 / Mean(ns). The baselines run with the same concurrency: plain objects awaited
 /// directly (racy when shared, as plain objects are), and plain objects behind a lock (what the
-/// grain's one-request-at-a-time gate gives for free).
+/// grain's one-request-at-a-time gate gives for free). The "body yields" pair runs the same body
+/// after an <c>await Task.Yield()</c>, so every call takes the queued path: the grain's turn ends
+/// at the await and its continuation is scheduled on the activation (and, shared, requests queue
+/// behind the running one, as the gate requires; the racy plain baseline does not wait).
 /// </summary>
 public class LocalCallThroughput
 {
@@ -126,6 +153,12 @@ public class LocalCallThroughput
     [Benchmark(OperationsPerInvoke = CallsPerInvoke, Description = "grains")]
     public Task Grain() => Run(i => CallLoop(_grains[i], CallsPerInvoke / Callers));
 
+    [Benchmark(OperationsPerInvoke = CallsPerInvoke, Description = "plain objects, body yields")]
+    public Task PlainAfterYield() => Run(i => CallLoopAfterYield(_plain[i], CallsPerInvoke / Callers));
+
+    [Benchmark(OperationsPerInvoke = CallsPerInvoke, Description = "grains, body yields")]
+    public Task GrainAfterYield() => Run(i => CallLoopAfterYield(_grains[i], CallsPerInvoke / Callers));
+
     private Task Run(Func<int, Task> caller)
     {
         var tasks = new Task[Callers];
@@ -159,6 +192,22 @@ public class LocalCallThroughput
         for (var i = 0; i < calls; i++)
         {
             await target.Add(1);
+        }
+    }
+
+    private static async Task CallLoopAfterYield(PlainCallTarget target, int calls)
+    {
+        for (var i = 0; i < calls; i++)
+        {
+            await target.AddAfterYield(1);
+        }
+    }
+
+    private static async Task CallLoopAfterYield(ICallGrain target, int calls)
+    {
+        for (var i = 0; i < calls; i++)
+        {
+            await target.AddAfterYield(1);
         }
     }
 }

@@ -85,6 +85,8 @@ static void ReportLatency(Summary summary)
     var grain = MeanNs(summary, nameof(LocalCallLatency.Grain));
     var withGetGrain = MeanNs(summary, nameof(LocalCallLatency.GrainWithGetGrain));
     var allocated = AllocatedBytes(summary, nameof(LocalCallLatency.Grain));
+    var plainYield = MeanNs(summary, nameof(LocalCallLatency.PlainAfterYield));
+    var grainYield = MeanNs(summary, nameof(LocalCallLatency.GrainAfterYield));
     Results.Add(new ResultRow(
         "local call overhead",
         "1 caller, grain call - plain await",
@@ -101,9 +103,17 @@ static void ReportLatency(Summary summary)
         Results.Ratio(withGetGrain, plain),
         "< 1000 ns",
         withGetGrain - plain < 1000));
+    Results.Add(new ResultRow(
+        "local call overhead",
+        "body yields (await Task.Yield)",
+        $"{Results.F(grainYield - plainYield)} ns ({Results.F(grainYield)} ns/call)",
+        $"{Results.F(plainYield)} ns/call plain",
+        Results.Ratio(grainYield, plainYield),
+        "< 1000 ns",
+        grainYield - plainYield < 1000));
     if (allocated is { } bytes)
     {
-        Results.Note($"a local grain call allocates {bytes:0} B (BenchmarkDotNet MemoryDiagnoser), the plain await {AllocatedBytes(summary, nameof(LocalCallLatency.Plain)) ?? 0:0} B");
+        Results.Note($"a local grain call allocates {bytes:0} B (BenchmarkDotNet MemoryDiagnoser), the plain await {AllocatedBytes(summary, nameof(LocalCallLatency.Plain)) ?? 0:0} B; body yields: {AllocatedBytes(summary, nameof(LocalCallLatency.GrainAfterYield)) ?? 0:0} B vs {AllocatedBytes(summary, nameof(LocalCallLatency.PlainAfterYield)) ?? 0:0} B");
     }
 }
 
@@ -125,6 +135,16 @@ static void ReportThroughput(Summary summary)
                 Results.Ratio(grain, plain),
                 ">= 1 M calls/s",
                 grain >= 1_000_000));
+            var grainYield = 1e9 / MeanNs(summary, nameof(LocalCallThroughput.GrainAfterYield), Case);
+            var plainYield = 1e9 / MeanNs(summary, nameof(LocalCallThroughput.PlainAfterYield), Case);
+            Results.Add(new ResultRow(
+                "local call throughput",
+                $"  same, body yields",
+                Results.Format(grainYield, "calls/s"),
+                $"{Results.Format(plainYield, "calls/s")} plain",
+                Results.Ratio(grainYield, plainYield),
+                ">= 1 M calls/s",
+                grainYield >= 1_000_000));
         }
     }
 }
