@@ -17,6 +17,9 @@ public sealed class CliEnvironment
     /// <summary>Draw progress bars (only on a terminal: they redraw one line with carriage returns).</summary>
     public bool Interactive { get; init; }
 
+    /// <summary>Width of the terminal, so a progress line never wraps (0: unknown).</summary>
+    public Func<int> TerminalWidth { get; init; } = () => 0;
+
     public Func<string, string?> GetEnvironmentVariable { get; init; } = Environment.GetEnvironmentVariable;
 
     /// <summary>Makes the HTTP client for the chosen URL.</summary>
@@ -41,5 +44,19 @@ public sealed class CliEnvironment
     public Func<Stream> OpenStandardInput { get; init; } = Console.OpenStandardInput;
 
     /// <summary>The real console: progress bars when standard error is a terminal.</summary>
-    public static CliEnvironment ForConsole() => new() { Interactive = !Console.IsErrorRedirected };
+    public static CliEnvironment ForConsole() => new()
+    {
+        Interactive = !Console.IsErrorRedirected,
+        TerminalWidth = () =>
+        {
+            try
+            {
+                return Console.WindowWidth;
+            }
+            catch (IOException)
+            {
+                return 0;
+            }
+        },
+    };
 }

@@ -8,20 +8,22 @@ internal sealed class ProgressLine : IAsyncDisposable
 {
     private readonly TextWriter _writer;
     private readonly Func<string> _render;
+    private readonly Func<int> _width;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
     private int _lastLength;
 
-    private ProgressLine(TextWriter writer, Func<string> render, TimeSpan interval)
+    private ProgressLine(TextWriter writer, Func<string> render, Func<int> width, TimeSpan interval)
     {
         _writer = writer;
         _render = render;
+        _width = width;
         _loop = RunAsync(interval);
     }
 
     /// <summary>Starts redrawing, or returns null when <paramref name="enabled"/> is false.</summary>
-    public static ProgressLine? Start(bool enabled, TextWriter writer, Func<string> render, TimeSpan? interval = null) =>
-        enabled ? new ProgressLine(writer, render, interval ?? TimeSpan.FromMilliseconds(250)) : null;
+    public static ProgressLine? Start(bool enabled, CliEnvironment env, Func<string> render, TimeSpan? interval = null) =>
+        enabled ? new ProgressLine(env.Error, render, env.TerminalWidth, interval ?? TimeSpan.FromMilliseconds(250)) : null;
 
     public async ValueTask DisposeAsync()
     {
@@ -52,6 +54,12 @@ internal sealed class ProgressLine : IAsyncDisposable
     private void Draw()
     {
         string text = _render();
+        int width = _width();
+        if (width > 1 && text.Length >= width)
+        {
+            text = text[..(width - 1)]; // a wrapped line could not be redrawn in place
+        }
+
         int pad = Math.Max(0, _lastLength - text.Length);
         _writer.Write('\r' + text + new string(' ', pad));
         _writer.Flush();

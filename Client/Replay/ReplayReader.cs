@@ -50,6 +50,7 @@ public sealed class ReplayReader : IDisposable
     private bool _began;
     private ArrayState _array;
     private ReplayItem? _pending;
+    private byte? _lastByte; // the last byte read from the stream
 
     private enum ArrayState { BeforeOpen, BeforeElement, AfterComma, AfterElement, Closed }
 
@@ -74,8 +75,8 @@ public sealed class ReplayReader : IDisposable
     /// <summary>Bytes of the file consumed so far.</summary>
     public long BytesRead { get; private set; }
 
-    /// <summary>Lines of the file consumed so far.</summary>
-    public long LinesRead => _line - 1;
+    /// <summary>Lines of the file consumed so far (a last line without a newline counts once read).</summary>
+    public long LinesRead => _eof && _start == _end && _lastByte is not null and not (byte)'\n' ? _line : _line - 1;
 
     /// <summary>The file's size if known (null for a pipe).</summary>
     public long? Length { get; }
@@ -304,7 +305,9 @@ public sealed class ReplayReader : IDisposable
             {
                 if (_eof)
                 {
-                    throw new ReplayFormatException(_line, $"line {_line}: the file ends inside an array element, before the closing ] of the array");
+                    throw new ReplayFormatException(_line, depth == 0 && !inString
+                        ? $"line {_line}: the file ends before the closing ] of the array"
+                        : $"line {_line}: the file ends inside an array element, before the closing ] of the array");
                 }
 
                 await FillAsync(cancellationToken).ConfigureAwait(false);
@@ -468,6 +471,10 @@ public sealed class ReplayReader : IDisposable
         if (read == 0)
         {
             _eof = true;
+        }
+        else
+        {
+            _lastByte = _buffer[_end + read - 1];
         }
 
         _end += read;

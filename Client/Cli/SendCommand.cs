@@ -1,0 +1,241 @@
+using System.CommandLine;
+using Analytics.Client.Sending;
+using Analytics.Events;
+
+namespace Analytics.Client.Cli;
+
+/// <summary><c>analytics send</c>: the device simulator.</summary>
+internal static class SendCommand
+{
+    public static Command Create(CliEnvironment env, Option<Uri> url)
+    {
+        var rate = new Option<double>("--rate")
+        {
+            Description = "Events per second to send, paced evenly over time.",
+            HelpName = "per-second",
+            DefaultValueFactory = _ => 1000,
+        }.InRange(0.001, 10_000_000);
+        var sources = new Option<int>("--sources")
+        {
+            Description = "How many devices to simulate (sources dev-0, dev-1, …).",
+            HelpName = "n",
+            DefaultValueFactory = _ => 100,
+        }.InRange(1, 10_000_000);
+        var metrics = new Option<string>("--metrics")
+        {
+            Description = "Comma-separated metrics each device reports, in turn.",
+            HelpName = "list",
+            DefaultValueFactory = _ => string.Join(',', SimulatorOptions.DefaultMetrics),
+        };
+        metrics.Validators.Add(result =>
+        {
+            if (ParseMetrics(result.GetValueOrDefault<string>(), out string? error) is null)
+            {
+                result.AddError($"--metrics: {error}");
+            }
+        });
+        var duration = CliOptions.Duration("--duration", "Send for this long (30s, 5m, 1h): rate × duration events. Without --duration or --count, sends until Ctrl+C.");
+        var count = new Option<long?>("--count")
+        {
+            Description = "Send exactly this many events, then stop (with --duration, whichever limit is smaller).",
+            HelpName = "n",
+        };
+        count.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<long?>() is < 1)
+            {
+                result.AddError("--count must be at least 1");
+            }
+        });
+        var batch = new Option<int>("--batch")
+        {
+            Description = "Most events per POST.",
+            HelpName = "n",
+            DefaultValueFactory = _ => 500,
+        }.InRange(1, 100_000);
+        var concurrency = new Option<int>("--concurrency")
+        {
+            Description = "Most POSTs in flight at once.",
+            HelpName = "n",
+            DefaultValueFactory = _ => 4,
+        }.InRange(1, 64);
+        var seed = new Option<int?>("--seed")
+        {
+            Description = "Seed for the simulated values and choices; the same seed gives the same events. Random when omitted (and printed).",
+            HelpName = "n",
+        };
+        var lateFraction = new Option<double>("--late-fraction")
+        {
+            Description = "Share of events (0–1) stamped up to --late-by in the past, to exercise late arrival.",
+            HelpName = "0..1",
+            DefaultValueFactory = _ => 0,
+        }.InRange(0, 1);
+        var lateBy = CliOptions.Duration("--late-by", "How far in the past late events may be stamped. [default: 2m]");
+        var duplicateFraction = new Option<double>("--duplicate-fraction")
+        {
+            Description = "Share of events (0–1) that resend an earlier event with the same id, to exercise deduplication.",
+            HelpName = "0..1",
+            DefaultValueFactory = _ => 0,
+        }.InRange(0, 1);
+        var jitter = CliOptions.Duration("--jitter", "Stamp events up to this much before or after now, instead of exactly now.");
+        var prefix = new Option<string>("--source-prefix")
+        {
+            Description = "Prefix of the source names.",
+            HelpName = "text",
+            DefaultValueFactory = _ => "dev-",
+        };
+        var noProgress = CliOptions.NoProgress();
+
+        var command = new Command("send", "Simulate devices: send realistic readings at a steady rate, with a progress bar and a summary.")
+        {
+            rate, sources, metrics, duration, count, batch, concurrency, seed, lateFraction, lateBy, duplicateFraction, jitter, prefix, noProgress,
+        };
+
+        command.SetHandler(env, url, async context =>
+        {
+            var simulatorOptions = new SimulatorOptions
+            {
+                Sources = context.Get(sources),
+                Metrics = ParseMetrics(context.Get(metrics), out _)!,
+                Seed = context.Get(seed),
+                LateFraction = context.Get(lateFraction),
+                LateBy = context.Get(lateBy) ?? TimeSpan.FromMinutes(2),
+                DuplicateFraction = context.Get(duplicateFraction),
+                Jitter = context.Get(jitter) ?? TimeSpan.Zero,
+                SourcePrefix = context.Get(prefix) ?? "dev-",
+            };
+            var sendOptions = new SendOptions
+            {
+                Rate = context.Get(rate),
+                Count = context.Get(count),
+                Duration = context.Get(duration),
+                BatchSize = context.Get(batch),
+                Concurrency = context.Get(concurrency),
+            };
+
+            DeviceSimulator simulator;
+            try
+            {
+                simulator = new DeviceSimulator(simulatorOptions);
+                sendOptions.Validate();
+            }
+            catch (ArgumentException ex)
+            {
+                throw new UsageException(ex.Message);
+            }
+
+            if (sendOptions.Duration is not null && sendOptions.Limit < 1)
+            {
+                throw new UsageException("--duration × --rate is less than one event; send for longer or faster");
+            }
+
+            return await RunAsync(context, simulator, sendOptions, !context.Get(noProgress)).ConfigureAwait(false);
+        });
+        return command;
+    }
+
+    /// <summary>
+    /// The sink events go to: the HTTP API of <c>--url</c>. A Kinesis producer is meant to plug
+    /// in here (<c>send --kinesis</c>), behind the same <see cref="IEventSink"/>.
+    /// </summary>
+    private static IEventSink CreateSink(CommandContext context)
+    {
+        AnalyticsHttpClient client = context.CreateClient();
+        return context.Env.CreateSink is { } custom ? custom(client) : new HttpEventSink(client, ownsClient: true);
+    }
+
+    private static async Task<int> RunAsync(CommandContext context, DeviceSimulator simulator, SendOptions options, bool progress)
+    {
+        await using IEventSink sink = CreateSink(context);
+        var sender = new EventSender(sink, simulator, options, context.Env.CreateClock());
+        long limit = options.Limit;
+        string what = limit == long.MaxValue ? "events until Ctrl+C" : Fmt.Plural(limit, "event", "events");
+        await context.Err.WriteLineAsync(
+            $"sending {what} at {Fmt.Rate(options.Rate)} events/s to {sink.Description} (seed {simulator.Seed})").ConfigureAwait(false);
+
+        SendSummary summary;
+        await using (ProgressLine.Start(progress && context.Env.Interactive, context.Env, () => Render(sender.Progress, options.Rate)))
+        {
+            summary = await sender.RunAsync(context.Cancellation).ConfigureAwait(false);
+        }
+
+        SendProgress p = summary.Progress;
+        await context.Out.WriteLineAsync(
+            $"sent {Fmt.Plural(p.Sent, "event", "events")} in {Fmt.Seconds(p.Elapsed)} ({Fmt.Rate(p.AchievedRate)} events/s) to {sink.Description}: " +
+            $"{p.Accepted} accepted, {p.Rejected} rejected, {Fmt.Plural(p.Batches, "batch", "batches")}; " +
+            $"{summary.Duplicates} duplicates, {summary.Late} late; seed {simulator.Seed}" +
+            (summary.Interrupted ? " (interrupted)" : string.Empty)).ConfigureAwait(false);
+
+        foreach (string error in summary.SampleErrors)
+        {
+            await context.Err.WriteLineAsync($"rejected: {error}").ConfigureAwait(false);
+        }
+
+        if (summary.BehindSchedule)
+        {
+            await context.Err.WriteLineAsync(
+                $"warning: the sink could not keep up with {Fmt.Rate(options.Rate)} events/s; {p.Generated} of {options.Limit} events were made before --duration ran out").ConfigureAwait(false);
+        }
+
+        return summary.Failure switch
+        {
+            HttpRequestException ex => await Fail(context, AnalyticsCli.UnreachableMessage(context.Url, ex)).ConfigureAwait(false),
+            AnalyticsIngestException { IsPayloadTooLarge: true } ex =>
+                await Fail(context, $"error: a batch was refused as too large: {ex.Error} Use a smaller --batch.").ConfigureAwait(false),
+            AnalyticsApiException ex => await Fail(context, $"error: {sink.Description} answered {(int)ex.StatusCode}: {ex.Error}").ConfigureAwait(false),
+            { } ex => await Fail(context, $"error: {ex.Message}").ConfigureAwait(false),
+            null when summary.Interrupted => ExitCodes.Interrupted,
+            null when p.Rejected > 0 => ExitCodes.Rejected,
+            _ => ExitCodes.Ok,
+        };
+    }
+
+    private static async Task<int> Fail(CommandContext context, string message)
+    {
+        await context.Err.WriteLineAsync(message).ConfigureAwait(false);
+        return ExitCodes.Failed;
+    }
+
+    internal static string Render(SendProgress p, double rate)
+    {
+        string counts = $"sent {p.Sent}{(p.Limit == long.MaxValue ? string.Empty : "/" + p.Limit)}  ok {p.Accepted}  rejected {p.Rejected}  {Fmt.Rate(p.AchievedRate)}/s";
+        if (p.Limit == long.MaxValue)
+        {
+            return $"{counts}  elapsed {Fmt.Short(p.Elapsed)}";
+        }
+
+        double fraction = (double)p.Sent / p.Limit;
+        TimeSpan onSchedule = TimeSpan.FromSeconds(p.Limit / rate) - p.Elapsed;
+        TimeSpan atAchieved = p.AchievedRate > 0 ? TimeSpan.FromSeconds((p.Limit - p.Sent) / p.AchievedRate) : onSchedule;
+        TimeSpan eta = onSchedule > atAchieved ? onSchedule : atAchieved;
+        return $"{ProgressLine.Bar(fraction)} {fraction * 100,3:0}%  {counts}  ETA {Fmt.Short(eta)}";
+    }
+
+    /// <summary>Splits and checks <c>--metrics</c>; null with <paramref name="error"/> when invalid.</summary>
+    internal static List<string>? ParseMetrics(string? text, out string? error)
+    {
+        var list = new List<string>();
+        foreach (string part in (text ?? string.Empty).Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (Names.ValidateMetric(part) is { } invalid)
+            {
+                error = invalid;
+                return null;
+            }
+
+            if (!list.Contains(part))
+            {
+                list.Add(part);
+            }
+        }
+
+        if (list.Count == 0)
+        {
+            error = "name at least one metric, such as temperature,humidity";
+            return null;
+        }
+
+        error = null;
+        return list;
+    }
+}
