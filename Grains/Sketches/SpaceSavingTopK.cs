@@ -13,6 +13,9 @@ public enum TopKOrder
 /// <param name="ErrorBound">How much <paramref name="Count"/> may overstate the true count.</param>
 public sealed record TopKItem(string Source, long Count, double Max, double Mean, long ErrorBound);
 
+/// <summary>A retained source's raw figures: the observations it was retained for are Count - Error, with that Sum.</summary>
+public readonly record struct TopKEntry(string Source, long Count, long Error, double Sum, double Max);
+
 /// <summary>
 /// Heavy-hitter sketch (Space-Saving, Metwally et al. 2005) over pre-aggregated per-source observations, mergeable
 /// across partitions.
@@ -197,6 +200,12 @@ public sealed class SpaceSavingTopK
 
         static int Then(int primary, Entry a, Entry b) => primary != 0 ? primary : CompareByCountDescending(a, b);
     }
+
+    /// <summary>
+    /// Every retained source's raw figures, in no particular order. For callers that fold many
+    /// sketches at once, which pairwise <see cref="Merge"/> would make quadratic.
+    /// </summary>
+    public IEnumerable<TopKEntry> Entries => _heap.Select(static e => new TopKEntry(e.Source, e.Count, e.Error, e.Sum, e.Max));
 
     public SpaceSavingTopK Clone()
     {

@@ -1,0 +1,283 @@
+using Analytics.Events;
+using Analytics.Grains.Windows;
+using Analytics.Runtime;
+using Analytics.Runtime.Persistence;
+using Analytics.Runtime.Streaming;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Analytics.Grains.Sources;
+
+/// <summary>
+/// One per source. It owns deduplication (a source's events travel in one queue, in order, to this
+/// one grain) and keeps, per metric, the latest value and coarse rolling buckets.
+/// </summary>
+/// <remarks>
+/// It subscribes first (Order 0): every duplicate it finds is reported in
+/// <see cref="DeliveryOutcome.Dropped"/>, so the metric grains never see it. It reports them for
+/// every item it can judge, replays included, so that what the metric grains see does not depend
+/// on timing. The state is written at most about once a second, at every stream checkpoint, and
+/// on deactivation.
+/// </remarks>
+[ImplicitStreamSubscription(AnalyticsStreams.Namespace, Order = 0)]
+public sealed partial class SourceGrain : Grain, ISourceGrain
+{
+    private readonly IPersistentState<SourceState> _state;
+    private readonly AnalyticsOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger<SourceGrain> _logger;
+    private readonly TierSet _tiers;
+    private Deduplicator _dedup = null!;
+    private bool _dirty;
+    private long _lastWrite;
+
+    public SourceGrain(
+        [PersistentState("source", AnalyticsStreams.Storage)] IPersistentState<SourceState> state,
+        IOptions<AnalyticsOptions> options,
+        TimeProvider time,
+        ILogger<SourceGrain> logger)
+    {
+        _state = state;
+        _options = options.Value;
+        _time = time;
+        _logger = logger;
+        _tiers = _options.GetSourceTiers();
+    }
+
+    private long NowMs => _time.GetUtcNow().ToUnixTimeMilliseconds();
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        foreach (var metric in _state.State.Metrics.Values)
+        {
+            metric.Attach(_tiers);
+        }
+
+        _dedup = new Deduplicator(_state.State.Claims, (long)_options.DedupHorizon.TotalMilliseconds);
+        _lastWrite = _time.GetTimestamp();
+        RegisterGrainTimer(OnTimerAsync, _options.FlushInterval, _options.FlushInterval);
+        return Task.CompletedTask;
+    }
+
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await FlushAsync();
+        }
+        catch (Exception exception)
+        {
+            // Nothing is lost: the stream checkpoint has not passed what was not written, so it is replayed.
+            LogFlushFailed(exception, GetPrimaryKeyString());
+        }
+    }
+
+    public Task<DeliveryOutcome> OnNextAsync(StreamDelivery delivery)
+    {
+        var outcome = _state.State.Watermarks.Check(delivery);
+        if (outcome.Status == DeliveryStatus.Gap)
+        {
+            return Task.FromResult(outcome);
+        }
+
+        var tokens = delivery.Tokens ?? throw new InvalidOperationException("Source grains take uncombined deliveries, with a token per item.");
+        var applying = outcome.Status == DeliveryStatus.Applied;
+        var now = NowMs;
+        var queue = Deduplicator.QueueHash(delivery.Queue);
+        List<StreamSequenceToken>? dropped = null;
+        for (var i = 0; i < delivery.Items.Count; i++)
+        {
+            if (delivery.Items[i] is not AnalyticsEvent e)
+            {
+                continue;
+            }
+
+            // Applied: apply every item. Otherwise (a replay, whole or in part) only judge the items
+            // up to the watermark; the agent resends the rest as a delivery of its own.
+            var fresh = applying;
+            if (!fresh && outcome.Watermark is { } watermark && tokens[i] > watermark)
+            {
+                continue;
+            }
+
+            if (e.Id is { } id)
+            {
+                var item = Deduplicator.ItemHash(queue, tokens[i]);
+                if (fresh ? _dedup.ClaimOrDetect(id, item, now) : _dedup.IsDuplicateOf(id, item))
+                {
+                    (dropped ??= []).Add(tokens[i]);
+                    continue;
+                }
+            }
+
+            if (fresh)
+            {
+                Apply(e, now);
+            }
+        }
+
+        if (applying)
+        {
+            _state.State.Watermarks.Advance(delivery);
+            _dirty = true;
+        }
+
+        return Task.FromResult(outcome with { Dropped = dropped });
+    }
+
+    public async Task<bool> OnCheckpointAsync(StreamCheckpointRequest request)
+    {
+        if (!_state.State.Watermarks.Covers(request))
+        {
+            return false;
+        }
+
+        await FlushAsync();
+        return true;
+    }
+
+    public Task<SourceSummary?> GetSummary(TimeSpan window)
+    {
+        var plan = _tiers.PlanWindow(window, NowMs, "source");
+        var state = _state.State;
+        if (state.FirstSeen is not { } firstSeen || state.LastSeen is not { } lastSeen)
+        {
+            return Task.FromResult<SourceSummary?>(null);
+        }
+
+        var metrics = new Dictionary<string, SourceMetricSummary>(state.Metrics.Count, StringComparer.Ordinal);
+        foreach (var (name, metric) in state.Metrics)
+        {
+            var total = default(Totals);
+            foreach (ref readonly var cell in metric.Tiers[plan.Tier].Cells)
+            {
+                if (cell.Start >= plan.FromMs && cell.Start < plan.ToMs)
+                {
+                    total.Add(cell);
+                }
+            }
+
+            metrics[name] = new SourceMetricSummary(metric.Last, metric.LastTimestamp, total.Count, total.MinOrNull, total.MaxOrNull, total.Mean);
+        }
+
+        return Task.FromResult<SourceSummary?>(new SourceSummary(firstSeen, lastSeen, metrics));
+    }
+
+    /// <remarks>Source buckets keep no value sketch (it would not fit 8 KB a metric), so P50 and P99 are always null.</remarks>
+    public Task<SeriesResult?> GetSeries(string metric, long fromMs, long toMs, TimeSpan step)
+    {
+        var plan = _tiers.PlanSeries(fromMs, toMs, step, NowMs, _options.MaxSeriesPoints);
+        if (!_state.State.Metrics.TryGetValue(metric, out var data))
+        {
+            return Task.FromResult<SeriesResult?>(null);
+        }
+
+        var totals = new Totals[plan.Points];
+        foreach (ref readonly var cell in data.Tiers[plan.Tier].Cells)
+        {
+            if (cell.Start >= plan.StartMs && cell.Start < plan.EndMs)
+            {
+                totals[(cell.Start - plan.StartMs) / plan.StepMs].Add(cell);
+            }
+        }
+
+        var points = new SeriesPoint[plan.Points];
+        for (var i = 0; i < points.Length; i++)
+        {
+            ref readonly var t = ref totals[i];
+            points[i] = new SeriesPoint(plan.StartMs + (i * plan.StepMs), t.Count, t.Sum, t.MinOrNull, t.MaxOrNull, t.Mean, null, null);
+        }
+
+        return Task.FromResult<SeriesResult?>(new SeriesResult(plan.StepMs, points));
+    }
+
+    private void Apply(in AnalyticsEvent e, long nowMs)
+    {
+        var state = _state.State;
+        state.FirstSeen = Math.Min(state.FirstSeen ?? long.MaxValue, e.Timestamp);
+        state.LastSeen = Math.Max(state.LastSeen ?? long.MinValue, e.Timestamp);
+        if (!state.Metrics.TryGetValue(e.Metric, out var metric))
+        {
+            state.Metrics[e.Metric] = metric = new SourceMetric();
+            metric.Attach(_tiers);
+        }
+
+        metric.Add(e.Timestamp, e.Value, _tiers, nowMs);
+    }
+
+    private async Task OnTimerAsync(CancellationToken cancellationToken)
+    {
+        if (!_dirty || _time.GetElapsedTime(_lastWrite) < _options.FlushInterval)
+        {
+            return;
+        }
+
+        try
+        {
+            await FlushAsync();
+        }
+        catch (Exception exception)
+        {
+            LogFlushFailed(exception, GetPrimaryKeyString());
+        }
+    }
+
+    private async Task FlushAsync()
+    {
+        if (!_dirty)
+        {
+            return;
+        }
+
+        var now = NowMs;
+        _dedup.Expire(now);
+        foreach (var metric in _state.State.Metrics.Values)
+        {
+            for (var i = 0; i < _tiers.Count; i++)
+            {
+                metric.Tiers[i].Prune(_tiers[i].OldestRetained(now));
+            }
+        }
+
+        try
+        {
+            await _state.WriteStateAsync();
+        }
+        catch (InconsistentStateException)
+        {
+            // Another activation wrote this grain's state: this one is stale. Drop it; the next
+            // delivery activates a fresh copy, whose older watermark makes the agent replay.
+            DeactivateOnIdle();
+            throw;
+        }
+
+        _dirty = false;
+        _lastWrite = _time.GetTimestamp();
+    }
+
+    /// <summary>Buckets merged for one answer.</summary>
+    private struct Totals
+    {
+        public long Count;
+        public double Sum;
+        private double _min;
+        private double _max;
+
+        public readonly double? MinOrNull => Count == 0 ? null : _min;
+
+        public readonly double? MaxOrNull => Count == 0 ? null : _max;
+
+        public readonly double? Mean => Count == 0 ? null : Sum / Count;
+
+        public void Add(in Cell cell)
+        {
+            _min = Count == 0 ? cell.Min : Math.Min(_min, cell.Min);
+            _max = Count == 0 ? cell.Max : Math.Max(_max, cell.Max);
+            Count += cell.Count;
+            Sum += cell.Sum;
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Source {Source}: writing state failed; it is retried at the next flush or replayed from the stream")]
+    private partial void LogFlushFailed(Exception exception, string source);
+}

@@ -1,0 +1,103 @@
+using Analytics.Events;
+using Analytics.Grains;
+using Analytics.Runtime.Streaming;
+using static Analytics.Tests.Grains.AnalyticsTestKit;
+
+namespace Analytics.Tests.Grains;
+
+public sealed class DeduplicationTests
+{
+    [Fact]
+    public async Task Resent_events_count_once_in_the_source_and_the_metric_and_events_without_id_always_count()
+    {
+        var clock = new ManualClock(T0);
+        await using var cluster = await StartAsync(clock: clock);
+        var originals = Enumerable.Range(0, 200).Select(n => Ev($"dev-{n % 5}", "temp", n, T0 - (n * 100), $"e-{n}")).ToList();
+        var anonymous = Enumerable.Range(0, 20).Select(n => Ev($"dev-{n % 5}", "temp", 1000, T0 - 50)).ToList();
+        await ProduceAsync(cluster, originals);
+        // Resent one by one, resent inside one NDJSON record with their originals, and anonymous twins.
+        await ProduceAsync(cluster, originals.Take(50));
+        await ProduceNdjsonAsync(cluster, originals.Skip(150).Concat(originals.Skip(150)));
+        await ProduceAsync(cluster, anonymous);
+        await ProduceAsync(cluster, anonymous);
+
+        var expected = originals.Concat(anonymous).Concat(anonymous).ToList();
+        var stats = await SettledStatsAsync(cluster, "temp", expected.Count, TimeSpan.FromHours(1));
+        await Task.Delay(500);
+        stats = (await cluster.GrainFactory.GetGrain<IMetricGrain>("temp").GetStats(TimeSpan.FromHours(1)))!;
+        Assert.Equal(expected.Count, stats.Count);
+        Assert.Equal(expected.Sum(e => e.Value), stats.Sum);
+        for (var s = 0; s < 5; s++)
+        {
+            var summary = (await cluster.GrainFactory.GetGrain<ISourceGrain>($"dev-{s}").GetSummary(TimeSpan.FromHours(1)))!;
+            Assert.Equal(expected.Count(e => e.Source == $"dev-{s}"), summary.Metrics["temp"].Count);
+        }
+    }
+
+    [Fact]
+    public async Task Duplicates_are_reported_dropped_on_every_replay_of_a_delivery()
+    {
+        var clock = new ManualClock(T0);
+        await using var cluster = await StartAsync(clock: clock);
+        var grain = cluster.GrainFactory.GetGrain<ISourceGrain>("replayed");
+        const string queue = "test:replay";
+        StreamDelivery Delivery(params (long Sequence, int Sub, string? Id)[] items) => new()
+        {
+            Queue = queue,
+            Namespace = AnalyticsStreams.Namespace,
+            First = new StreamSequenceToken(items[0].Sequence, items[0].Sub),
+            Last = new StreamSequenceToken(items[^1].Sequence, items[^1].Sub),
+            Items = items.Select(i => (object)Ev("replayed", "m", 1, T0, i.Id)).ToArray(),
+            Tokens = items.Select(i => new StreamSequenceToken(i.Sequence, i.Sub)).ToArray(),
+        };
+
+        var first = Delivery((10, 0, "x"), (10, 1, "y"), (10, 2, "x"), (10, 3, null));
+        var applied = await grain.OnNextAsync(first);
+        Assert.Equal(DeliveryStatus.Applied, applied.Status);
+        Assert.Equal([new StreamSequenceToken(10, 2)], applied.Dropped);
+
+        // The same delivery again (the agent replays from its checkpoint): same judgement.
+        var replay = await grain.OnNextAsync(first);
+        Assert.Equal(DeliveryStatus.AlreadyApplied, replay.Status);
+        Assert.Equal([new StreamSequenceToken(10, 2)], replay.Dropped);
+
+        // A replay cut differently, straddling the watermark: the old part is judged, the new part is resent.
+        var straddling = await grain.OnNextAsync(Delivery((10, 2, "x"), (10, 3, null), (11, 0, "x"), (11, 1, "w")));
+        Assert.Equal(DeliveryStatus.ResendAfter, straddling.Status);
+        Assert.Equal(new StreamSequenceToken(10, 3), straddling.Watermark);
+        Assert.Equal([new StreamSequenceToken(10, 2)], straddling.Dropped);
+        var rest = await grain.OnNextAsync(Delivery((11, 0, "x"), (11, 1, "w")));
+        Assert.Equal(DeliveryStatus.Applied, rest.Status);
+        Assert.Equal([new StreamSequenceToken(11, 0)], rest.Dropped);
+
+        // The first "x" is never a duplicate of itself, and a checkpoint is refused when behind.
+        Assert.Null((await grain.OnNextAsync(Delivery((10, 0, "x")))).Dropped);
+        Assert.False(await grain.OnCheckpointAsync(new StreamCheckpointRequest(queue, new StreamSequenceToken(12, 0))));
+        Assert.True(await grain.OnCheckpointAsync(new StreamCheckpointRequest(queue, new StreamSequenceToken(11, 1))));
+        var summary = (await grain.GetSummary(TimeSpan.FromHours(1)))!;
+        Assert.Equal(4, summary.Metrics["m"].Count); // x, y, the anonymous one, w
+    }
+
+    [Fact]
+    public async Task An_id_is_a_duplicate_only_within_the_horizon_of_its_first_arrival()
+    {
+        var clock = new ManualClock(T0);
+        await using var cluster = await StartAsync(clock: clock);
+        var e = Ev("dev-1", "door", 1, T0 - Second, "open-1");
+        var grain = cluster.GrainFactory.GetGrain<IMetricGrain>("door");
+        await ProduceAsync(cluster, [e]);
+        await SettledStatsAsync(cluster, "door", 1, TimeSpan.FromHours(1));
+
+        clock.Advance(TimeSpan.FromMinutes(9));
+        await ProduceAsync(cluster, [e, Ev("dev-1", "door", 5, T0, "marker-1")]);
+        await SettledStatsAsync(cluster, "door", 2, TimeSpan.FromHours(1));
+        Assert.Equal(6, (await grain.GetStats(TimeSpan.FromHours(1)))!.Sum); // the resend was dropped
+
+        clock.Advance(TimeSpan.FromMinutes(2)); // 11 minutes after the first arrival
+        await ProduceAsync(cluster, [e]);
+        var stats = await SettledStatsAsync(cluster, "door", 3, TimeSpan.FromHours(1));
+        Assert.Equal(7, stats.Sum);
+        var summary = (await cluster.GrainFactory.GetGrain<ISourceGrain>("dev-1").GetSummary(TimeSpan.FromHours(1)))!;
+        Assert.Equal(3, summary.Metrics["door"].Count);
+    }
+}
