@@ -7,12 +7,15 @@ using BenchmarkDotNet.Reports;
 using BenchmarkDotNet.Running;
 using BenchmarkDotNet.Toolchains.InProcess.Emit;
 
-// Usage: dotnet run -c Release --project bench/Bench -- [runtime|calls|memory|delivery] [--activations N] [--records N] [--batch N] [--keys N]
+// Usage: dotnet run -c Release --project bench/Bench -- [runtime|calls|memory|delivery] [--activations N] [--records N] [--batch N] [--keys N] [--rounds N] [--cpu-only]
 //   runtime   everything below (the default)
-//   calls     local call latency and throughput (BenchmarkDotNet)
+//   calls     local call latency and throughput (BenchmarkDotNet), then the same cases by CPU time
+//             (--cpu-only: the CPU-time pass alone, in a few seconds)
 //   memory    bytes per idle activation
 //   delivery  local log append and delivery to implicit subscribers
-var filter = args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal))?.ToLowerInvariant() ?? "runtime";
+string[] valueOptions = ["--activations", "--records", "--batch", "--keys", "--rounds"];
+var filter = args.Where((a, i) => !a.StartsWith("--", StringComparison.Ordinal) && (i == 0 || !valueOptions.Contains(args[i - 1])))
+    .FirstOrDefault()?.ToLowerInvariant() ?? "runtime";
 if (filter is not ("runtime" or "calls" or "memory" or "delivery"))
 {
     Console.Error.WriteLine($"Unknown benchmark filter '{filter}'. Use runtime, calls, memory or delivery.");
@@ -31,9 +34,13 @@ Console.Error.WriteLine("Warning: a Debug build; run with -c Release for meaning
 
 Console.WriteLine($"Runtime benchmarks '{filter}' on {Environment.ProcessorCount} logical cores, .NET {Environment.Version}, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}");
 Console.WriteLine($"GC: {(System.Runtime.GCSettings.IsServerGC ? "server" : "workstation")}, {(System.Runtime.GCSettings.LatencyMode == System.Runtime.GCLatencyMode.Batch ? "non-concurrent" : "concurrent")}");
+// The benchmark machines are shared: say how busy this one was, at the start and at the end.
+static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
+var loadAtStart = LoadAverage();
+Console.WriteLine($"load average (1, 5, 15 min) at start: {loadAtStart}");
 var total = Stopwatch.StartNew();
 
-if (filter is "runtime" or "calls")
+if (filter is "runtime" or "calls" && !args.Contains("--cpu-only"))
 {
     // In-process, short job: the machines are small and shared, and the benchmark grains need no
     // separate build. Three warm-up and three measured iterations per case.
@@ -49,6 +56,11 @@ if (filter is "runtime" or "calls")
     ReportThroughput(throughput);
 }
 
+if (filter is "runtime" or "calls")
+{
+    await CallCpuCost.RunAsync();
+}
+
 if (filter is "runtime" or "memory")
 {
     await ActivationMemory.RunAsync(Option("activations", 100_000));
@@ -59,9 +71,11 @@ if (filter is "runtime" or "delivery")
     await LocalLogDelivery.RunAsync(new LocalLogDelivery.Settings(
         Records: Option("records", 1_000_000),
         Keys: Option("keys", 1_000),
-        BatchSize: Option("batch", 1_000)));
+        BatchSize: Option("batch", 1_000),
+        Rounds: Option("rounds", 3)));
 }
 
+Results.Note($"load average (1, 5, 15 min) at start {loadAtStart}, at end {LoadAverage()}, on {Environment.ProcessorCount} cores");
 Results.Note($"whole run: {total.Elapsed.TotalSeconds:0} s; command: dotnet run -c Release --project bench/Bench -- {string.Join(' ', args.DefaultIfEmpty("runtime"))}");
 Results.Print(Console.Out);
 return 0;
@@ -111,6 +125,9 @@ static void ReportLatency(Summary summary)
         Results.Ratio(grainYield, plainYield),
         "< 1000 ns",
         grainYield - plainYield < 1000));
+    var viaCatalog = MeanNs(summary, nameof(LocalCallLatency.GrainViaCatalog));
+    var yieldViaCatalog = MeanNs(summary, nameof(LocalCallLatency.GrainAfterYieldViaCatalog));
+    Results.Note($"diagnostic, the router's share: the same calls sent straight to the catalog (no placement lookup, no response-timeout wrapper) cost {Results.F(viaCatalog)} ns (router {Results.F(grain)} ns) and, body yielding, {Results.F(yieldViaCatalog)} ns (router {Results.F(grainYield)} ns, {AllocatedBytes(summary, nameof(LocalCallLatency.GrainAfterYieldViaCatalog)) ?? 0:0} B vs {AllocatedBytes(summary, nameof(LocalCallLatency.GrainAfterYield)) ?? 0:0} B allocated)");
     if (allocated is { } bytes)
     {
         Results.Note($"a local grain call allocates {bytes:0} B (BenchmarkDotNet MemoryDiagnoser), the plain await {AllocatedBytes(summary, nameof(LocalCallLatency.Plain)) ?? 0:0} B; body yields: {AllocatedBytes(summary, nameof(LocalCallLatency.GrainAfterYield)) ?? 0:0} B vs {AllocatedBytes(summary, nameof(LocalCallLatency.PlainAfterYield)) ?? 0:0} B");

@@ -1,0 +1,154 @@
+using System.Diagnostics;
+using Analytics.Runtime.Activation;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Analytics.Bench;
+
+/// <summary>
+/// The local call cases again, timed by this process's CPU time as well as by the wall clock. On
+/// a shared machine the wall clock measures how much CPU the benchmark was given as much as the
+/// code; calls per CPU-second measure the code (thread-pool threads spinning while they wait for
+/// work count too, as they would on an idle machine). On a 2-core machine to itself, wall-clock
+/// throughput would lie between 1x (one core) and 2x (both cores) the per-CPU-second figure.
+/// Each case runs for <see cref="RunTime"/> after a warm-up run, three times; the median counts.
+/// </summary>
+public static class CallCpuCost
+{
+    private static readonly TimeSpan RunTime = TimeSpan.FromMilliseconds(250);
+
+    private sealed record Measurement(double PerSecond, double PerCpuSecond);
+
+    public static async Task RunAsync()
+    {
+        Console.WriteLine("== Local calls by CPU time (each case 3 times, median) ==");
+        var host = await BenchSilo.StartAsync();
+        try
+        {
+            var factory = host.GrainFactory();
+            var catalog = new CatalogInvoker(host.Services.GetRequiredService<Catalog>()).References;
+            var plain = new PlainCallTarget();
+            var grain = factory.GetGrain<ICallGrain>("cpu-latency");
+            var grainViaCatalog = catalog.GetGrain<ICallGrain>("cpu-latency");
+            await grain.Add(0);
+
+            // One caller: CPU time per call.
+            var latency = new (string Name, Func<int, Task<int>> Call)[]
+            {
+                ("plain object, completes at once", plain.Add),
+                ("grain, completes at once", grain.Add),
+                ("plain object, body yields", plain.AddAfterYield),
+                ("grain, body yields", grain.AddAfterYield),
+                ("grain straight to the catalog, body yields", grainViaCatalog.AddAfterYield),
+            };
+            var perCall = new Dictionary<string, double>();
+            foreach (var (name, call) in latency)
+            {
+                var m = await MedianAsync(() => SequentialAsync(call));
+                perCall[name] = 1e9 / m.PerCpuSecond;
+                Console.WriteLine($"  1 caller, {name}: {1e9 / m.PerSecond:0} ns/call wall, {1e9 / m.PerCpuSecond:0} ns CPU/call");
+            }
+
+            Results.Add(new ResultRow(
+                "local call overhead, CPU",
+                "1 caller, body yields: CPU per call",
+                $"{Results.F(perCall["grain, body yields"] - perCall["plain object, body yields"], "0")} ns ({Results.F(perCall["grain, body yields"], "0")} ns/call)",
+                $"{Results.F(perCall["plain object, body yields"], "0")} ns/call plain",
+                Results.Ratio(perCall["grain, body yields"], perCall["plain object, body yields"]),
+                "< 1000 ns",
+                perCall["grain, body yields"] - perCall["plain object, body yields"] < 1000));
+            Results.Note($"CPU per yielding call sent straight to the catalog (no router, so no response-timeout wrapper): {perCall["grain straight to the catalog, body yields"]:0} ns, against {perCall["grain, body yields"]:0} ns through the router");
+
+            // Concurrent callers: calls per CPU-second.
+            foreach (var callers in new[] { 4, 64 })
+            {
+                foreach (var targets in new[] { CallTargets.Distinct, CallTargets.Shared })
+                {
+                    var grains = Enumerable.Range(0, callers).Select(i => factory.GetGrain<ICallGrain>(targets == CallTargets.Distinct ? $"cpu-{i}" : "cpu-shared")).ToArray();
+                    var plains = Enumerable.Range(0, callers).Select(_ => targets == CallTargets.Distinct ? new PlainCallTarget() : plain).ToArray();
+                    await Task.WhenAll(grains.Select(g => g.Add(0)));
+                    foreach (var yields in new[] { false, true })
+                    {
+                        var g = await MedianAsync(() => ConcurrentAsync(callers, i => yields ? grains[i].AddAfterYield(1) : grains[i].Add(1)));
+                        var p = await MedianAsync(() => ConcurrentAsync(callers, i => yields ? plains[i].AddAfterYield(1) : plains[i].Add(1)));
+                        var label = $"{callers} callers, {targets.ToString().ToLowerInvariant()}{(yields ? ", body yields" : string.Empty)}";
+                        Console.WriteLine($"  {label}: grains {Results.Format(g.PerSecond, "calls/s")} wall, {Results.Format(g.PerCpuSecond, "calls/CPU-s")}; plain {Results.Format(p.PerSecond, "calls/s")} wall, {Results.Format(p.PerCpuSecond, "calls/CPU-s")}");
+                        Results.Add(new ResultRow(
+                            "local call throughput, CPU",
+                            label,
+                            Results.Format(g.PerCpuSecond, "calls/CPU-s"),
+                            Results.Format(p.PerCpuSecond, "calls/CPU-s") + " plain",
+                            Results.Ratio(g.PerCpuSecond, p.PerCpuSecond),
+                            "- (informs the wall-clock rows)",
+                            null));
+                    }
+                }
+            }
+        }
+        finally
+        {
+            await host.StopQuietlyAsync();
+        }
+    }
+
+    private static async Task<Measurement> MedianAsync(Func<Task<Measurement>> run)
+    {
+        await run(); // warm-up
+        var runs = new List<Measurement>();
+        for (var i = 0; i < 3; i++)
+        {
+            runs.Add(await run());
+        }
+
+        return runs.OrderBy(r => r.PerCpuSecond).ElementAt(1);
+    }
+
+    private static async Task<Measurement> SequentialAsync(Func<int, Task<int>> call)
+    {
+        var (wall, cpu) = Start();
+        var calls = 0L;
+        while (wall.Elapsed < RunTime)
+        {
+            for (var i = 0; i < 256; i++)
+            {
+                await call(1);
+            }
+
+            calls += 256;
+        }
+
+        return Stop(calls, wall, cpu);
+    }
+
+    private static async Task<Measurement> ConcurrentAsync(int callers, Func<int, Task<int>> call)
+    {
+        var (wall, cpu) = Start();
+        var counts = await Task.WhenAll(Enumerable.Range(0, callers).Select(c => Task.Run(async () =>
+        {
+            var calls = 0L;
+            while (wall.Elapsed < RunTime)
+            {
+                for (var i = 0; i < 64; i++)
+                {
+                    await call(c);
+                }
+
+                calls += 64;
+            }
+
+            return calls;
+        })));
+        return Stop(counts.Sum(), wall, cpu);
+    }
+
+    private static (Stopwatch Wall, TimeSpan Cpu) Start()
+    {
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+        return (Stopwatch.StartNew(), cpu);
+    }
+
+    private static Measurement Stop(long calls, Stopwatch wall, TimeSpan cpu)
+    {
+        var cpuUsed = Process.GetCurrentProcess().TotalProcessorTime - cpu;
+        return new Measurement(calls / wall.Elapsed.TotalSeconds, calls / Math.Max(1e-6, cpuUsed.TotalSeconds));
+    }
+}
