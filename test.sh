@@ -12,6 +12,11 @@ if ! command -v dotnet >/dev/null 2>&1; then
   exit 1
 fi
 
+echo "== install the AWS emulators (kinesis-local, dynalite) from npm"
+if ! Tests/Emulators/install.sh; then
+  echo "installing the emulators failed; the AWS tests will fail and say so" >&2
+fi
+
 echo "== build (Release)"
 if ! dotnet build Orleans.sln -c Release -nologo -v quiet -clp:ErrorsOnly; then
   echo "build failed" >&2

@@ -46,8 +46,15 @@ public static class AnalyticsSiloSetup
 
         builder.UseSilo(silo =>
         {
-            silo.AddSqliteGrainStorage(AnalyticsStreams.Storage, o => o.FilePath = Path.Combine(dataPath, "grain-state.db"));
-            silo.AddLocalLogStreams(AnalyticsStreams.Provider, new LocalLogOptions { DataPath = Path.Combine(dataPath, "log"), Partitions = embedded.Partitions });
+            silo.AddSqliteGrainStorage(AnalyticsStreams.Storage, o =>
+            {
+                o.FilePath = Path.Combine(dataPath, "grain-state.db");
+                configuration.GetSection("Storage").Bind(o);
+            });
+            silo.AddLocalLogStreams(
+                AnalyticsStreams.Provider,
+                new LocalLogOptions { DataPath = Path.Combine(dataPath, "log"), Partitions = embedded.Partitions },
+                o => configuration.GetSection("Streams").Bind(o));
             silo.AddAnalytics(o => configuration.GetSection("Analytics").Bind(o));
         });
 
