@@ -7,14 +7,18 @@ using System.Text.Json.Nodes;
 using Analytics.Events;
 
 // End-to-end benchmark of the embedded silo: POST /api/events -> local log -> grains, with
-// 10k sources and 20 metrics. Usage: EndToEndBench [seconds=30] [posters=4] [batch=1000]
+// 10k sources and 20 metrics. Two phases: as fast as the silo takes it (throughput), then a
+// sustained rate below capacity (query latency and freshness, which mean little on an overloaded
+// silo). Usage: EndToEndBench [seconds=30] [posters=4] [batch=1000] [sustained events/s=20000]
 var seconds = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 30;
 var posters = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 4;
 var batchSize = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 1000;
+var sustainedRate = args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : 20_000;
 const int Sources = 10_000;
 const int Metrics = 20;
 
-var bodies = BuildBodies(64, batchSize);
+// Every body has fresh ids: a repeated id is a duplicate, and the silo would rightly drop it.
+var bodies = BuildBodies(Math.Max(64, seconds * 2 * 150_000 / batchSize), batchSize);
 Console.WriteLine($"{Environment.ProcessorCount} cores; {seconds} s load, {posters} posters, batches of {batchSize}, {Sources} sources, {Metrics} metrics");
 
 // Baseline, same run: parse the same bodies and add every event to a dictionary.
@@ -27,20 +31,11 @@ using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port
 try
 {
     await WaitReadyAsync(http, silo);
+    // Phase 1: throughput.
     var stop = new CancellationTokenSource(TimeSpan.FromSeconds(seconds));
     long accepted = 0;
+    var next = -1;
     var started = Stopwatch.GetTimestamp();
-    var load = Enumerable.Range(0, posters).Select(p => Task.Run(async () =>
-    {
-        for (var i = p; !stop.IsCancellationRequested; i += posters)
-        {
-            using var response = await http.PostAsync("/api/events", new ByteArrayContent(bodies[i % bodies.Length]) { Headers = { ContentType = new("application/json") } });
-            var json = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
-            Interlocked.Add(ref accepted, (long)json["accepted"]!);
-        }
-    })).ToList();
-    var queries = Task.Run(() => QueryLatenciesAsync(http, stop.Token));
-    var freshness = Task.Run(() => FreshnessAsync(http, stop.Token));
     var progress = Task.Run(async () =>
     {
         while (!stop.IsCancellationRequested)
@@ -49,32 +44,62 @@ try
             Console.Error.WriteLine($"  {Stopwatch.GetElapsedTime(started).TotalSeconds,5:0} s  accepted {Interlocked.Read(ref accepted),12:N0}");
         }
     });
-    await Task.WhenAll(load);
+    await Task.WhenAll(Enumerable.Range(0, posters).Select(_ => Task.Run(async () =>
+    {
+        int i;
+        while (!stop.IsCancellationRequested && (i = Interlocked.Increment(ref next)) < bodies.Length / 2)
+        {
+            Interlocked.Add(ref accepted, await PostAsync(http, bodies[i]));
+        }
+    })));
     var ingestSeconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+    var expected = Interlocked.Read(ref accepted);
+    var counted = await WaitCountedAsync(http, expected);
+    var processSeconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+
+    // Phase 2: a sustained rate below capacity, with queries and freshness probes alongside.
+    Console.Error.WriteLine($"  sustained phase: {sustainedRate:N0} events/s for {seconds} s");
+    var sustained = new CancellationTokenSource(TimeSpan.FromSeconds(seconds));
+    var queries = Task.Run(() => QueryLatenciesAsync(http, sustained.Token));
+    var freshness = Task.Run(() => FreshnessAsync(http, sustained.Token));
+    var paced = Stopwatch.GetTimestamp();
+    long sustainedAccepted = 0;
+    while (!sustained.IsCancellationRequested && ++next < bodies.Length)
+    {
+        sustainedAccepted += await PostAsync(http, bodies[next]);
+        var due = TimeSpan.FromSeconds((double)sustainedAccepted / sustainedRate) - Stopwatch.GetElapsedTime(paced);
+        if (due > TimeSpan.Zero)
+        {
+            await Task.Delay(due);
+        }
+    }
+
     var queryLatencies = await queries;
     var freshnessLatencies = await freshness;
-
-    // Processing rate: wait until the grains have counted every accepted event.
-    var expected = Interlocked.Read(ref accepted);
-    var counted = await WaitCountedAsync(http, expected + freshnessLatencies.Count);
-    var processSeconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+    var achieved = sustainedAccepted / Stopwatch.GetElapsedTime(paced).TotalSeconds;
 
     var ingestRate = expected / ingestSeconds;
     var processRate = expected / processSeconds;
     Console.WriteLine();
     Console.WriteLine("| figure | value | baseline | ratio | goal |");
     Console.WriteLine("| --- | --- | --- | --- | --- |");
-    Console.WriteLine($"| accepted (202) events/s | {ingestRate:N0} | {baseline:N0} | {ingestRate / baseline:P1} | |");
-    Console.WriteLine($"| end-to-end events/s (202 to counted) | {processRate:N0} | {baseline:N0} | {processRate / baseline:P1} | >= 150,000 |");
-    Console.WriteLine($"| stats?window=5m latency p50 / p99 while ingesting | {Percentile(queryLatencies, 0.5):0.00} / {Percentile(queryLatencies, 0.99):0.00} ms | | | p99 <= 2 ms |");
-    Console.WriteLine($"| freshness 202 -> visible p50 / p99 | {Percentile(freshnessLatencies, 0.5):0} / {Percentile(freshnessLatencies, 0.99):0} ms | | | p99 <= 1000 ms |");
-    Console.WriteLine($"counted {counted:N0} of {expected:N0} accepted (+{freshnessLatencies.Count} probes); {queryLatencies.Count} queries, {freshnessLatencies.Count} freshness probes");
+    Console.WriteLine($"| accepted (202) events/s, flat out | {ingestRate:N0} | {baseline:N0} | {ingestRate / baseline:P1} | |");
+    Console.WriteLine($"| end-to-end events/s, first post to all counted | {processRate:N0} | {baseline:N0} | {processRate / baseline:P1} | >= 150,000 |");
+    Console.WriteLine($"| stats?window=5m latency p50 / p99 at {achieved:N0} events/s | {Percentile(queryLatencies, 0.5):0.00} / {Percentile(queryLatencies, 0.99):0.00} ms | | | p99 <= 2 ms |");
+    Console.WriteLine($"| freshness 202 -> visible p50 / p99 at {achieved:N0} events/s | {Percentile(freshnessLatencies, 0.5):0} / {Percentile(freshnessLatencies, 0.99):0} ms | | | p99 <= 1000 ms |");
+    Console.WriteLine($"counted {counted:N0} of {expected:N0} accepted in phase 1; {queryLatencies.Count} queries, {freshnessLatencies.Count} freshness probes in phase 2");
 }
 finally
 {
     silo.Kill(entireProcessTree: true);
     silo.WaitForExit();
     Directory.Delete(data, recursive: true);
+}
+
+static async Task<long> PostAsync(HttpClient http, byte[] body)
+{
+    using var response = await http.PostAsync("/api/events", new ByteArrayContent(body) { Headers = { ContentType = new("application/json") } });
+    return (long)JsonNode.Parse(await response.Content.ReadAsStringAsync())!["accepted"]!;
 }
 
 static byte[][] BuildBodies(int count, int batchSize)
@@ -99,7 +124,7 @@ static double MeasureBaseline(byte[][] bodies, TimeSpan duration)
     var sums = new Dictionary<(string, string), double>();
     long events = 0;
     var watch = Stopwatch.StartNew();
-    for (var i = 0; watch.Elapsed < duration; i++)
+    for (var i = 0; watch.Elapsed < duration && i < bodies.Length * 4; i++)
     {
         var result = EventParser.ParseBody(bodies[i % bodies.Length], ndjson: false, now, options);
         foreach (var e in result.Accepted)
@@ -174,7 +199,6 @@ static async Task<long> WaitCountedAsync(HttpClient http, long expected)
             counted += (long)stats["count"]!;
         }
 
-        counted += (long)JsonNode.Parse(await http.GetStringAsync("/api/metrics/fresh.probe/stats?window=1h"))!["count"]!;
         if (counted >= expected)
         {
             return counted;
