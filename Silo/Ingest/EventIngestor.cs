@@ -7,8 +7,11 @@ namespace Analytics.Silo.Ingest;
 
 /// <summary>
 /// The write path shared by POST /api/events and the simulator: validate, then append the
-/// accepted events to the event stream, one record per source (so a source's events stay in one
-/// queue and in order), and return only once every record is durable.
+/// accepted events to the event stream and return only once every record is durable. Events are
+/// packed into one record per queue (all the sources that share a local-log partition), so a
+/// batch costs a few rows rather than one per source; each source's events still stay in one
+/// queue and in order. With Kinesis, where every partition key is its own affinity, this
+/// degenerates to one record per source.
 /// </summary>
 public sealed class EventIngestor(IServiceProvider services, TimeProvider timeProvider, EventValidationOptions validation)
 {
@@ -27,20 +30,22 @@ public sealed class EventIngestor(IServiceProvider services, TimeProvider timePr
             return;
         }
 
-        var bySource = new Dictionary<string, List<AnalyticsEvent>>(StringComparer.Ordinal);
+        var byQueue = new Dictionary<string, (string Source, List<AnalyticsEvent> Events)>(StringComparer.Ordinal);
         foreach (var e in events)
         {
-            if (!bySource.TryGetValue(e.Source, out var list))
+            var affinity = Provider.GetQueueAffinity(new StreamId(AnalyticsStreams.Namespace, e.Source));
+            if (!byQueue.TryGetValue(affinity, out var group))
             {
-                bySource[e.Source] = list = [];
+                byQueue[affinity] = group = (e.Source, []);
             }
 
-            list.Add(e);
+            group.Events.Add(e);
         }
 
-        var records = new List<(StreamId, ReadOnlyMemory<byte>)>(bySource.Count);
-        foreach (var (source, list) in bySource)
+        var records = new List<(StreamId, ReadOnlyMemory<byte>)>(byQueue.Count);
+        foreach (var (source, list) in byQueue.Values)
         {
+            // Keyed by one of its sources: they all map to the same queue.
             var buffer = new ArrayBufferWriter<byte>(list.Count * 128);
             EventSerializer.WriteNdjson(buffer, (IEnumerable<AnalyticsEvent>)list);
             records.Add((new StreamId(AnalyticsStreams.Namespace, source), buffer.WrittenMemory));

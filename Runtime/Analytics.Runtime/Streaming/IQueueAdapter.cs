@@ -15,6 +15,13 @@ public interface IQueueAdapter
     Task AppendAsync(IReadOnlyList<(StreamId Stream, ReadOnlyMemory<byte> Data)> records, CancellationToken cancellationToken);
 
     IQueueAdapterReceiver CreateReceiver(QueueId queue);
+
+    /// <summary>
+    /// Streams with the same key here land in the same queue, so a producer may pack their items
+    /// into one record (keyed by any of them) without breaking per-stream order. Adapters whose
+    /// queues are fixed partitions return the partition; the default, the stream key, packs nothing.
+    /// </summary>
+    string GetQueueAffinity(StreamId stream) => stream.Key;
 }
 
 public interface IQueueAdapterReceiver : IAsyncDisposable

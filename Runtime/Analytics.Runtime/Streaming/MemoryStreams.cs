@@ -27,6 +27,8 @@ public sealed class MemoryQueueAdapter(string name, int queueCount, MemoryQueueA
         return Task.CompletedTask;
     }
 
+    public string GetQueueAffinity(StreamId stream) => StreamPartitioner.GetPartition(stream, queueCount).ToString(System.Globalization.CultureInfo.InvariantCulture);
+
     public IQueueAdapterReceiver CreateReceiver(QueueId queue) =>
         new Receiver(store.Queues.GetOrAdd(int.Parse(queue.Name, System.Globalization.CultureInfo.InvariantCulture), _ => []));
 

@@ -34,6 +34,8 @@ internal sealed class StreamProviderRuntime(
 
     public Task OnNextAsync<T>(StreamId stream, T item, CancellationToken cancellationToken = default) =>
         Adapter.AppendAsync([(stream, JsonSerializer.SerializeToUtf8Bytes(item))], cancellationToken);
+
+    public string GetQueueAffinity(StreamId stream) => Adapter.GetQueueAffinity(stream);
 }
 
 /// <summary>The producer side of a stream provider.</summary>
@@ -48,4 +50,7 @@ public interface IStreamProvider
 
     /// <summary>Appends one item serialised as JSON.</summary>
     Task OnNextAsync<T>(StreamId stream, T item, CancellationToken cancellationToken = default);
+
+    /// <summary>Streams with equal affinity share a queue; see <see cref="IQueueAdapter.GetQueueAffinity"/>.</summary>
+    string GetQueueAffinity(StreamId stream);
 }

@@ -49,6 +49,8 @@ public sealed class LocalLogQueueAdapter : IQueueAdapter, IAsyncDisposable
         return Task.WhenAll(appends);
     }
 
+    public string GetQueueAffinity(StreamId stream) => StreamPartitioner.GetPartition(stream, _partitions.Length).ToString(CultureInfo.InvariantCulture);
+
     public IQueueAdapterReceiver CreateReceiver(QueueId queue)
     {
         var partition = _partitions[int.Parse(queue.Name, CultureInfo.InvariantCulture)];
