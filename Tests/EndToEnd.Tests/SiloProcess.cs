@@ -55,6 +55,7 @@ public sealed class SiloProcess : IAsyncDisposable
         }
 
         start.Environment["Logging__LogLevel__Default"] = "Warning";
+        start.Environment["Logging__LogLevel__Analytics.Runtime.Hosting.SiloHostedService"] = "Information";
         start.Environment["Logging__Console__FormatterName"] = "simple";
         var silo = new SiloProcess(Process.Start(start)!, port);
         await silo.WaitUntilReadyAsync();
@@ -88,6 +89,19 @@ public sealed class SiloProcess : IAsyncDisposable
         }
 
         throw new TimeoutException($"The silo was not ready within 60 s:\n{Output}");
+    }
+
+    /// <summary>SIGTERM, as ECS sends on a scale-in: the silo should stop gracefully and exit 0.</summary>
+    public async Task<int> TerminateAsync(TimeSpan timeout)
+    {
+        using (var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            await kill.WaitForExitAsync();
+        }
+
+        using var limit = new CancellationTokenSource(timeout);
+        await _process.WaitForExitAsync(limit.Token);
+        return _process.ExitCode;
     }
 
     /// <summary>SIGKILL: the process gets no chance to flush or checkpoint anything.</summary>
