@@ -20,17 +20,14 @@ namespace Analytics.Grains.Metrics;
 /// at every stream checkpoint, and on deactivation, never per event.
 /// </remarks>
 [ImplicitStreamSubscription(AnalyticsStreams.Namespace, KeyMapper = typeof(MetricKeyMapper), Combiner = typeof(MetricPartialCombiner), Order = 1)]
-public sealed partial class MetricGrain : Grain, IMetricGrain
+public sealed partial class MetricGrain : FlushingConsumerGrain, IMetricGrain
 {
     private readonly IPersistentState<MetricState> _state;
     private readonly AnalyticsOptions _options;
-    private readonly TimeProvider _time;
     private readonly ILogger<MetricGrain> _logger;
     private readonly MetricStore _store;
     private readonly TierSet _tiers;
     private MetricModel _model = null!;
-    private bool _dirty;
-    private long _lastWrite;
     private bool _saturationLogged;
 
     public MetricGrain(
@@ -40,16 +37,16 @@ public sealed partial class MetricGrain : Grain, IMetricGrain
         IOptions<AnalyticsOptions> options,
         TimeProvider time,
         ILogger<MetricGrain> logger)
+        : base(options.Value.FlushInterval, time, logger)
     {
         _state = state;
         _options = options.Value;
-        _time = time;
         _logger = logger;
         _tiers = _options.GetMetricTiers();
         _store = new MetricStore(state, snapshot0, snapshot1, _options, time);
     }
 
-    private long NowMs => _time.GetUtcNow().ToUnixTimeMilliseconds();
+    protected override StreamWatermarks Watermarks => _state.State.Watermarks;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -59,22 +56,8 @@ public sealed partial class MetricGrain : Grain, IMetricGrain
             LogSnapshotMissing(GetPrimaryKeyString(), generation);
         }
 
-        _lastWrite = _time.GetTimestamp();
-        RegisterGrainTimer(OnTimerAsync, _options.FlushInterval, _options.FlushInterval);
+        StartFlushTimer();
         return Task.CompletedTask;
-    }
-
-    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await FlushAsync();
-        }
-        catch (Exception exception)
-        {
-            // Nothing is lost: the stream checkpoint has not passed what was not written, so it is replayed.
-            LogFlushFailed(exception, GetPrimaryKeyString());
-        }
     }
 
     public async Task<DeliveryOutcome> OnNextAsync(StreamDelivery delivery)
@@ -92,24 +75,13 @@ public sealed partial class MetricGrain : Grain, IMetricGrain
         }
 
         _state.State.Watermarks.Advance(delivery);
-        _dirty = true;
+        Dirty = true;
         if (!_state.State.Registered)
         {
             await RegisterAsync();
         }
 
         return outcome;
-    }
-
-    public async Task<bool> OnCheckpointAsync(StreamCheckpointRequest request)
-    {
-        if (!_state.State.Watermarks.Covers(request))
-        {
-            return false;
-        }
-
-        await FlushAsync();
-        return true;
     }
 
     public Task<MetricStats?> GetStats(TimeSpan window)
@@ -152,7 +124,7 @@ public sealed partial class MetricGrain : Grain, IMetricGrain
         {
             await GrainFactory.GetGrain<IMetricCatalogGrain>("all").Add(GetPrimaryKeyString());
             _state.State.Registered = true;
-            _dirty = true;
+            Dirty = true;
         }
         catch (Exception exception)
         {
@@ -161,49 +133,18 @@ public sealed partial class MetricGrain : Grain, IMetricGrain
         }
     }
 
-    private async Task OnTimerAsync(CancellationToken cancellationToken)
-    {
-        if (!_dirty || _time.GetElapsedTime(_lastWrite) < _options.FlushInterval)
-        {
-            return;
-        }
-
-        try
-        {
-            await FlushAsync();
-        }
-        catch (Exception exception)
-        {
-            LogFlushFailed(exception, GetPrimaryKeyString());
-        }
-    }
-
-    private async Task FlushAsync()
+    /// <summary>The catalog entry may still be missing (its first try failed): add it before writing.</summary>
+    protected override async Task BeforeFlushAsync()
     {
         if (_model.Seen && !_state.State.Registered)
         {
             await RegisterAsync();
         }
+    }
 
-        if (!_dirty)
-        {
-            return;
-        }
-
-        try
-        {
-            await _store.WriteAsync(_model, NowMs);
-        }
-        catch (InconsistentStateException)
-        {
-            // Another activation wrote this grain's state: this one is stale. Drop it; the next
-            // delivery activates a fresh copy, whose older watermark makes the agent replay.
-            DeactivateOnIdle();
-            throw;
-        }
-
-        _dirty = false;
-        _lastWrite = _time.GetTimestamp();
+    protected override async Task WriteAsync()
+    {
+        await _store.WriteAsync(_model, NowMs);
         if (_model.Sources.Saturated && !_saturationLogged)
         {
             _saturationLogged = true;
@@ -211,8 +152,6 @@ public sealed partial class MetricGrain : Grain, IMetricGrain
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Metric {Metric}: writing state failed; it is retried at the next flush or replayed from the stream")]
-    private partial void LogFlushFailed(Exception exception, string metric);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Metric {Metric}: adding it to the catalog failed; retrying at the next flush")]
     private partial void LogRegisterFailed(Exception exception, string metric);

@@ -1,4 +1,5 @@
 using Analytics.Events;
+using Analytics.Grains.Streaming;
 using Analytics.Grains.Windows;
 using Analytics.Runtime;
 using Analytics.Runtime.Persistence;
@@ -20,31 +21,28 @@ namespace Analytics.Grains.Sources;
 /// on deactivation.
 /// </remarks>
 [ImplicitStreamSubscription(AnalyticsStreams.Namespace, Order = 0)]
-public sealed partial class SourceGrain : Grain, ISourceGrain
+public sealed partial class SourceGrain : FlushingConsumerGrain, ISourceGrain
 {
     private readonly IPersistentState<SourceState> _state;
     private readonly AnalyticsOptions _options;
-    private readonly TimeProvider _time;
     private readonly ILogger<SourceGrain> _logger;
     private readonly TierSet _tiers;
     private Deduplicator _dedup = null!;
-    private bool _dirty;
-    private long _lastWrite;
 
     public SourceGrain(
         [PersistentState("source", AnalyticsStreams.Storage)] IPersistentState<SourceState> state,
         IOptions<AnalyticsOptions> options,
         TimeProvider time,
         ILogger<SourceGrain> logger)
+        : base(options.Value.FlushInterval, time, logger)
     {
         _state = state;
         _options = options.Value;
-        _time = time;
         _logger = logger;
         _tiers = _options.GetSourceTiers();
     }
 
-    private long NowMs => _time.GetUtcNow().ToUnixTimeMilliseconds();
+    protected override StreamWatermarks Watermarks => _state.State.Watermarks;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -54,22 +52,8 @@ public sealed partial class SourceGrain : Grain, ISourceGrain
         }
 
         _dedup = new Deduplicator(_state.State.Claims, (long)_options.DedupHorizon.TotalMilliseconds);
-        _lastWrite = _time.GetTimestamp();
-        RegisterGrainTimer(OnTimerAsync, _options.FlushInterval, _options.FlushInterval);
+        StartFlushTimer();
         return Task.CompletedTask;
-    }
-
-    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await FlushAsync();
-        }
-        catch (Exception exception)
-        {
-            // Nothing is lost: the stream checkpoint has not passed what was not written, so it is replayed.
-            LogFlushFailed(exception, GetPrimaryKeyString());
-        }
     }
 
     public Task<DeliveryOutcome> OnNextAsync(StreamDelivery delivery)
@@ -119,21 +103,10 @@ public sealed partial class SourceGrain : Grain, ISourceGrain
         if (applying)
         {
             _state.State.Watermarks.Advance(delivery);
-            _dirty = true;
+            Dirty = true;
         }
 
         return Task.FromResult(outcome with { Dropped = dropped });
-    }
-
-    public async Task<bool> OnCheckpointAsync(StreamCheckpointRequest request)
-    {
-        if (!_state.State.Watermarks.Covers(request))
-        {
-            return false;
-        }
-
-        await FlushAsync();
-        return true;
     }
 
     public Task<SourceSummary?> GetSummary(TimeSpan window)
@@ -205,30 +178,9 @@ public sealed partial class SourceGrain : Grain, ISourceGrain
         metric.Add(e.Timestamp, e.Value, _tiers, nowMs);
     }
 
-    private async Task OnTimerAsync(CancellationToken cancellationToken)
+    /// <summary>Expires old dedup claims and buckets, then writes the whole state.</summary>
+    protected override Task WriteAsync()
     {
-        if (!_dirty || _time.GetElapsedTime(_lastWrite) < _options.FlushInterval)
-        {
-            return;
-        }
-
-        try
-        {
-            await FlushAsync();
-        }
-        catch (Exception exception)
-        {
-            LogFlushFailed(exception, GetPrimaryKeyString());
-        }
-    }
-
-    private async Task FlushAsync()
-    {
-        if (!_dirty)
-        {
-            return;
-        }
-
         var now = NowMs;
         _dedup.Expire(now);
         foreach (var metric in _state.State.Metrics.Values)
@@ -239,20 +191,7 @@ public sealed partial class SourceGrain : Grain, ISourceGrain
             }
         }
 
-        try
-        {
-            await _state.WriteStateAsync();
-        }
-        catch (InconsistentStateException)
-        {
-            // Another activation wrote this grain's state: this one is stale. Drop it; the next
-            // delivery activates a fresh copy, whose older watermark makes the agent replay.
-            DeactivateOnIdle();
-            throw;
-        }
-
-        _dirty = false;
-        _lastWrite = _time.GetTimestamp();
+        return _state.WriteStateAsync();
     }
 
     /// <summary>Buckets merged for one answer.</summary>
@@ -278,6 +217,4 @@ public sealed partial class SourceGrain : Grain, ISourceGrain
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Source {Source}: writing state failed; it is retried at the next flush or replayed from the stream")]
-    private partial void LogFlushFailed(Exception exception, string source);
 }
