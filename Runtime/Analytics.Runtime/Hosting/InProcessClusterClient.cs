@@ -39,13 +39,16 @@ public sealed class InProcessClusterClient : IClusterClient, IGrainCallInvoker
             return Task.FromException(new SiloUnavailableException($"No gateway silo is available for the call to {request.Method} on grain {target}."));
         }
 
+        // Round-robin over the gateways; move on only when a gateway was already gone, because
+        // only a call that never left is safe to send again (delivery is at most once).
         var start = Interlocked.Increment(ref _next);
         Task response = Task.CompletedTask;
         for (var attempt = 0; attempt < gateways.Length; attempt++)
         {
-            response = _network.Send(gateways[(int)((uint)(start + attempt) % gateways.Length)], target, request, hopCount: 0);
-            // Only a call that never left (the gateway was gone) is safe to send again elsewhere.
-            if (!(response.IsFaulted && response.Exception!.InnerException is SiloUnavailableException && !_network.Silos.Contains(gateways[(int)((uint)(start + attempt) % gateways.Length)])))
+            var gateway = gateways[(int)((uint)(start + attempt) % gateways.Length)];
+            response = _network.Send(gateway, target, request, hopCount: 0);
+            var neverLeft = response.IsFaulted && response.Exception!.InnerException is SiloUnavailableException && !_network.Silos.Contains(gateway);
+            if (!neverLeft)
             {
                 break;
             }
