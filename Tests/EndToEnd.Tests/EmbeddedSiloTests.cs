@@ -194,6 +194,32 @@ public sealed class EmbeddedSiloTests : IDisposable
             Assert.DoesNotContain("   at ", text);
         }
 
+        // Per-event problems inside a readable body: 202, with each one listed by index.
+        var perEvent = new (string Body, string ContentType, string Contains)[]
+        {
+            ("{\"source\":\"a\",\"metric\":\"m\",\"value\":NaN}\n{\"source\":\"a\",\"metric\":\"m\",\"value\":1}", "application/x-ndjson", ""),
+            ("[{\"source\":\"" + new string('s', 257) + "\",\"metric\":\"m\",\"value\":1},{\"source\":\"a\",\"metric\":\"m\",\"value\":1}]", "application/json", "256"),
+            ("[{\"source\":\"a\",\"metric\":\"m\",\"value\":1e400},{\"source\":\"a\",\"metric\":\"m\",\"value\":1}]", "application/json", "finite"),
+            ("[{\"source\":\"a\",\"metric\":\"m\",\"value\":true},{\"source\":\"a\",\"metric\":\"m\",\"value\":1}]", "application/json", "number"),
+        };
+        foreach (var (body, contentType, contains) in perEvent)
+        {
+            using var response = await silo.Http.PostAsync("/api/events", new StringContent(body, Encoding.UTF8, contentType));
+            var answer = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+            Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+            Assert.Equal(1, (int)answer["accepted"]!);
+            Assert.Equal(1, (int)answer["rejected"]!);
+            var error = (string)answer["errors"]![0]!["error"]!;
+            Assert.Contains(contains, error, StringComparison.OrdinalIgnoreCase);
+        }
+
+        // NaN is not JSON, so in an array it makes the whole body unreadable: 400.
+        using (var nan = await silo.Http.PostAsync("/api/events", new StringContent("[{\"source\":\"a\",\"metric\":\"m\",\"value\":NaN}]", Encoding.UTF8, "application/json")))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, nan.StatusCode);
+            Assert.Contains("error", await nan.Content.ReadAsStringAsync());
+        }
+
         Assert.True((await silo.Http.GetAsync("/health/live")).IsSuccessStatusCode);
         var openApi = await silo.Http.GetStringAsync("/openapi/v1.json");
         Assert.Contains("/api/metrics/{metric}/stats", openApi);
