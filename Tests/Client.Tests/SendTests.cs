@@ -132,7 +132,8 @@ public sealed class SenderTests
         var clock = new ManualSendClock();
         var sink = new RecordingSink(clock);
         var sender = new EventSender(sink, new DeviceSimulator(new SimulatorOptions { Seed = 1 }),
-            new SendOptions { Rate = 10, Count = 25, BatchSize = 500, MaxLinger = TimeSpan.FromSeconds(1) }, clock);
+            // One worker: with several, the three batches may reach the sink in any order.
+            new SendOptions { Rate = 10, Count = 25, BatchSize = 500, MaxLinger = TimeSpan.FromSeconds(1), Concurrency = 1 }, clock);
 
         await sender.RunAsync();
 
