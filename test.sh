@@ -30,9 +30,14 @@ status=0
 for project in Tests/*/*.csproj; do
   grep -q '<IsTestProject>true</IsTestProject>' "$project" || continue
   echo "== test $project"
+  out=$(mktemp)
   # A hung test is reported and killed instead of eating the CI budget.
-  dotnet test "$project" -c Release --no-build -nologo --blame-hang-timeout 5m 2>&1 | tee -a "$log" | grep -E '^\s*(Failed|Passed)!|^\s+Failed |Error Message' || true
-  [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+  dotnet test "$project" -c Release --no-build -nologo --blame-hang-timeout 5m > "$out" 2>&1 || status=1
+  cat "$out" >> "$log"
+  # Show each failure with its message, then the project's summary line.
+  grep -E -A6 '^\s+Failed [A-Za-z]' "$out" || true
+  grep -E '^\s*(Failed|Passed)!' "$out" || tail -5 "$out"
+  rm -f "$out"
 done
 
 passed=$(grep -Eo 'Passed: +[0-9]+' "$log" | awk '{s += $2} END {print s + 0}')
