@@ -6,11 +6,7 @@ public sealed class ConcurrencyTests : IAsyncLifetime
 {
     private Testing.TestCluster _cluster = null!;
 
-    public async Task InitializeAsync() => _cluster = await Clusters.StartAsync(
-        silos: 1,
-        responseTimeout: TimeSpan.FromMilliseconds(500),
-        // The hung requests below never finish; shutdown should not wait the default 30 s for them.
-        configure: s => s.Configure<Activation.GrainCollectionOptions>(o => o.DeactivationTimeout = TimeSpan.FromSeconds(1)));
+    public async Task InitializeAsync() => _cluster = await Clusters.StartAsync(silos: 1);
 
     public async Task DisposeAsync() => await _cluster.DisposeAsync();
 
@@ -46,6 +42,20 @@ public sealed class ConcurrencyTests : IAsyncLifetime
         Assert.Equal(1, await grain.MaxConcurrent());
         Assert.False(await grain.TurnsOverlapped());
     }
+}
+
+/// <summary>Response timeouts, on a cluster with a short one (500 ms).</summary>
+public sealed class TimeoutTests : IAsyncLifetime
+{
+    private Testing.TestCluster _cluster = null!;
+
+    public async Task InitializeAsync() => _cluster = await Clusters.StartAsync(
+        silos: 1,
+        responseTimeout: TimeSpan.FromMilliseconds(500),
+        // The hung requests below never finish; shutdown should not wait the default 30 s for them.
+        configure: s => s.Configure<Activation.GrainCollectionOptions>(o => o.DeactivationTimeout = TimeSpan.FromSeconds(1)));
+
+    public async Task DisposeAsync() => await _cluster.DisposeAsync();
 
     [Fact]
     public async Task A_call_that_does_not_answer_times_out_with_an_error_naming_the_grain_and_method()
