@@ -31,11 +31,20 @@ public sealed class EventRecordDecoder(EventValidationOptions storedEventOptions
             return result.FatalError;
         }
 
+        // Items are numbered from the record's own sub-sequence: 0 for a plain record, and a
+        // multiple of 65,536 for a user record de-aggregated from a KPL record, so the items of
+        // different user records of one aggregate never share a token.
         var accepted = result.Accepted;
+        if (record.Token.SubSequence > 0 && accepted.Count >= 65_536)
+        {
+            // Only a KPL user record is bounded: its items would run into the next one's tokens.
+            return $"the KPL user record holds {accepted.Count} events; at most 65,535 fit in one user record";
+        }
+
         for (var i = 0; i < accepted.Count; i++)
         {
             var e = accepted[i];
-            items.Add(new StreamItem(new StreamId(AnalyticsStreams.Namespace, e.Source), e, new StreamSequenceToken(record.Token.Sequence, i)));
+            items.Add(new StreamItem(new StreamId(AnalyticsStreams.Namespace, e.Source), e, new StreamSequenceToken(record.Token.Sequence, record.Token.SubSequence + i)));
         }
 
         return result.Rejected == 0 ? null : DescribeRejections(result);

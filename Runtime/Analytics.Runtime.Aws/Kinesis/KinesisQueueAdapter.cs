@@ -1,0 +1,178 @@
+using System.Text;
+using Analytics.Runtime.Streaming;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Analytics.Runtime.Aws.Kinesis;
+
+/// <summary>
+/// A stream provider's queues on one Kinesis stream: each shard is a queue, a stream key is the
+/// partition key, and a record's bytes are the Kinesis record's data. Records read back are
+/// de-aggregated when the producer used the KPL format (see <see cref="KinesisShardReceiver"/>).
+/// </summary>
+/// <remarks>
+/// Known gap, until shard leases arrive: the balancer hashes every shard, open or closed, onto a
+/// silo independently, so after a reshard a child shard may be read while its parent still has
+/// records to deliver. Each key's records are in order within a shard, but across a reshard a
+/// key's newer records (in the child) can reach its grain before its older ones (in the parent).
+/// Nothing is lost or counted twice (grains dedupe by their watermarks and event ids); only order
+/// across the reshard boundary is not kept. The lease table will start a child only once its
+/// parents report <see cref="IQueueAdapterReceiver.IsAtEnd"/> (KCL's rule).
+/// </remarks>
+public sealed partial class KinesisQueueAdapter : IQueueAdapter
+{
+    // The first pause before re-sending throttled entries; it doubles up to the cap, with full jitter.
+    private static readonly TimeSpan PutBaseDelay = TimeSpan.FromMilliseconds(100);
+    private static readonly TimeSpan PutMaxDelay = TimeSpan.FromSeconds(5);
+
+    private readonly KinesisClient _client;
+    private readonly KinesisStreamOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILoggerFactory _loggerFactory;
+    private readonly ILogger _logger;
+    private readonly KinesisRetryPolicy _putBackoff = new(int.MaxValue, PutBaseDelay, PutMaxDelay);
+
+    public KinesisQueueAdapter(string name, KinesisClient client, KinesisStreamOptions options, TimeProvider? timeProvider = null, ILoggerFactory? loggerFactory = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        if (options.Validate() is { } error)
+        {
+            throw new ArgumentException($"Kinesis stream provider '{name}': {error}", nameof(options));
+        }
+
+        Name = name;
+        _client = client;
+        _options = options;
+        _time = timeProvider ?? TimeProvider.System;
+        _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
+        _logger = _loggerFactory.CreateLogger<KinesisQueueAdapter>();
+    }
+
+    public string Name { get; }
+
+    public string StreamName => _options.StreamName;
+
+    /// <summary>Every shard within retention, open and closed: a closed shard's agent reads it to its end, then stops.</summary>
+    public async Task<IReadOnlyList<QueueId>> GetQueuesAsync(CancellationToken cancellationToken)
+    {
+        var shards = await _client.ListAllShardsAsync(_options.StreamName, cancellationToken: cancellationToken).ConfigureAwait(false);
+        return shards.Select(s => new QueueId(Name, s.ShardId)).ToList();
+    }
+
+    public IQueueAdapterReceiver CreateReceiver(QueueId queue) =>
+        new KinesisShardReceiver(_client, _options, queue.Name, _time, _loggerFactory.CreateLogger<KinesisShardReceiver>());
+
+    /// <summary>
+    /// Writes the records in order, in PutRecords batches of at most 500 records and 5 MiB, one
+    /// batch after the other so that each key's records keep their order. Returns when every record
+    /// is durable; throws when a batch is still not fully written after <see cref="KinesisStreamOptions.PutRetryTimeout"/>.
+    /// </summary>
+    /// <remarks>
+    /// PutRecords is not atomic: only the failed entries of a batch are sent again. A re-sent entry
+    /// lands after the entries of its batch that succeeded, so a key with several records in one
+    /// batch may see them reordered. Consumers tolerate that: our grains dedupe events by id and do
+    /// not depend on arrival order within a key. A whole call that failed may still have landed,
+    /// so a retry can also duplicate records; the same dedupe covers that.
+    /// </remarks>
+    public async Task AppendAsync(IReadOnlyList<(StreamId Stream, ReadOnlyMemory<byte> Data)> records, CancellationToken cancellationToken)
+    {
+        var batch = new List<PutRecordsEntry>(Math.Min(records.Count, KinesisLimits.MaxPutRecordsCount));
+        long batchBytes = 0;
+        foreach (var (stream, data) in records)
+        {
+            var key = stream.Key;
+            if (string.IsNullOrEmpty(key) || key.Length > KinesisLimits.MaxPartitionKeyLength)
+            {
+                throw new ArgumentException($"Stream key '{key}' cannot be a Kinesis partition key (1 to {KinesisLimits.MaxPartitionKeyLength} characters).", nameof(records));
+            }
+
+            var size = data.Length + Encoding.UTF8.GetByteCount(key);
+            if (size > KinesisLimits.MaxPutRecordsBytes)
+            {
+                throw new ArgumentException($"A record of stream {stream} is {size} bytes; Kinesis takes at most {KinesisLimits.MaxPutRecordsBytes} per call.", nameof(records));
+            }
+
+            if (batch.Count == KinesisLimits.MaxPutRecordsCount || batchBytes + size > KinesisLimits.MaxPutRecordsBytes)
+            {
+                await PutBatchAsync(batch, cancellationToken).ConfigureAwait(false);
+                batch.Clear();
+                batchBytes = 0;
+            }
+
+            batch.Add(new PutRecordsEntry(data, key));
+            batchBytes += size;
+        }
+
+        if (batch.Count > 0)
+        {
+            await PutBatchAsync(batch, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task PutBatchAsync(List<PutRecordsEntry> batch, CancellationToken cancellationToken)
+    {
+        var started = _time.GetTimestamp();
+        IReadOnlyList<PutRecordsEntry> pending = batch.ToList();
+        string lastError = "";
+        for (var retry = 0; ; retry++)
+        {
+            try
+            {
+                var result = await _client.PutRecordsAsync(_options.StreamName, pending, cancellationToken).ConfigureAwait(false);
+                if (result.FailedRecordCount == 0 && result.Records.All(r => r.IsSuccess))
+                {
+                    return;
+                }
+
+                var failed = new List<PutRecordsEntry>(result.FailedRecordCount);
+                for (var i = 0; i < pending.Count; i++)
+                {
+                    var entry = result.Records[i];
+                    if (entry.IsSuccess)
+                    {
+                        continue;
+                    }
+
+                    if (!IsRetryableEntryError(entry.ErrorCode))
+                    {
+                        // A record the service refuses outright (too large, a KMS key that is gone): no retry helps.
+                        throw new InvalidOperationException(
+                            $"Kinesis stream '{_options.StreamName}' refused a record of key '{pending[i].PartitionKey}': {entry.ErrorCode}: {entry.ErrorMessage}");
+                    }
+
+                    failed.Add(pending[i]);
+                    lastError = $"{entry.ErrorCode}: {entry.ErrorMessage}";
+                }
+
+                LogPartialFailure(_options.StreamName, failed.Count, pending.Count, lastError);
+                pending = failed;
+            }
+            catch (Exception e) when (KinesisRetryPolicy.IsTransient(e) && !cancellationToken.IsCancellationRequested)
+            {
+                // The client has already retried this call; keep going within our own deadline.
+                lastError = e.Message;
+                LogPutFailed(_options.StreamName, pending.Count, e.Message);
+            }
+
+            var delay = _putBackoff.Delay(retry + 1);
+            if (_time.GetElapsedTime(started) + delay > _options.PutRetryTimeout)
+            {
+                throw new TimeoutException(
+                    $"Kinesis stream '{_options.StreamName}': {pending.Count} of {batch.Count} records were still not written after {_options.PutRetryTimeout.TotalSeconds:0.#} s of retries (last error: {lastError}). " +
+                    "The other records of the batch were written; appending the batch again may duplicate them.");
+            }
+
+            await Task.Delay(delay, _time, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Entry errors that a later attempt can cure: throttling, and the service's own internal failures.</summary>
+    private static bool IsRetryableEntryError(string? errorCode) =>
+        errorCode is null or "InternalFailure" or "ServiceUnavailable" or "InternalServerError" || KinesisException.IsThrottlingCode(errorCode);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Kinesis stream {Stream}: {Failed} of {Count} records were not written ({Error}); re-sending them")]
+    private partial void LogPartialFailure(string stream, int failed, int count, string error);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Kinesis stream {Stream}: PutRecords of {Count} records failed ({Error}); retrying")]
+    private partial void LogPutFailed(string stream, int count, string error);
+}

@@ -1,0 +1,152 @@
+using System.Text.Json;
+using Analytics.Runtime;
+using Analytics.Runtime.Aws.Kinesis;
+using Analytics.Runtime.Hosting;
+using Analytics.Runtime.Persistence;
+using Analytics.Runtime.Streaming;
+using Analytics.Runtime.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using static Analytics.Aws.Tests.KinesisTestStreams;
+
+namespace Analytics.Aws.Tests;
+
+/// <summary>The Kinesis adapter under the runtime: a silo's pulling agents read the shards and deliver to implicit subscribers.</summary>
+[Collection(EmulatorCollection.Name)]
+public sealed class KinesisStreamProviderTests(EmulatorHost emulators) : IDisposable
+{
+    private readonly KinesisClient _client = emulators.CreateKinesisClient();
+
+    public void Dispose() => _client.Dispose();
+
+    [Fact]
+    public async Task A_silo_delivers_every_appended_record_to_its_implicit_subscriber_exactly_once()
+    {
+        var stream = await CreateAsync(_client, "provider", shards: 3);
+        var deadLetters = new MemoryDeadLetterStore();
+        await using var cluster = await TestCluster.StartAsync(new TestClusterOptions
+        {
+            InitialSilos = 1,
+            ConfigureServices = services => services.AddSingleton(_client),
+            ConfigureSilo = silo =>
+            {
+                silo.AddMemoryGrainStorage("store");
+                silo.AddKinesisStreams(
+                    "kinesis",
+                    new KinesisStreamOptions { StreamName = stream, Namespace = KinesisTallyGrain.Namespace },
+                    _ => new MemoryCheckpointer(new MemoryQueueAdapter.Store()),
+                    _ => deadLetters,
+                    o =>
+                    {
+                        o.PollInterval = TimeSpan.FromMilliseconds(20);
+                        o.CheckpointInterval = TimeSpan.FromMilliseconds(200);
+                    });
+            },
+        });
+
+        const int keys = 20;
+        var provider = cluster.Silos[0].Services.GetStreamProvider("kinesis");
+        var records = Enumerable.Range(0, 2000)
+            .Select(n => (new StreamId(KinesisTallyGrain.Namespace, $"key-{n % keys}"), (ReadOnlyMemory<byte>)JsonSerializer.SerializeToUtf8Bytes($"v{n % 4}")))
+            .ToList();
+        await provider.AppendAsync(records);
+
+        async Task<Dictionary<string, int>[]> CountsAsync() =>
+            await Task.WhenAll(Enumerable.Range(0, keys).Select(k => cluster.GrainFactory.GetGrain<IKinesisTallyGrain>($"key-{k}").Counts()));
+
+        await Eventually(async () => (await CountsAsync()).Sum(c => c.Values.Sum()) >= 2000, "every record reaches its grain");
+
+        // Every agent has caught up with its shard: nothing more is coming, so the counts are final.
+        await Eventually(
+            () => Task.FromResult(cluster.Silos[0].Services.GetPullingAgents().Count() == 3
+                && cluster.Silos[0].Services.GetPullingAgents().All(a => a.Statistics.Lag == TimeSpan.Zero)),
+            "the agents read every shard to its tip");
+        var counts = await CountsAsync();
+        Assert.Equal(2000, counts.Sum(c => c.Values.Sum()));
+        for (var k = 0; k < keys; k++)
+        {
+            // key-k receives n = k, k + 20, ...: n % 4 is k % 4 for every one of them.
+            Assert.Equal(new Dictionary<string, int> { [$"v{k % 4}"] = 100 }, counts[k]);
+        }
+
+        Assert.Equal(0, await deadLetters.CountAsync(CancellationToken.None));
+        Assert.All(cluster.Silos[0].Services.GetPullingAgents(), a => Assert.Equal(0, a.Statistics.PoisonRecords));
+    }
+
+    private static async Task Eventually(Func<Task<bool>> condition, string because)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (!await condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new Xunit.Sdk.XunitException($"Condition not met in time: {because}");
+            }
+
+            await Task.Delay(50);
+        }
+    }
+}
+
+public sealed class KinesisTallyState
+{
+    public StreamWatermarks Watermarks { get; set; } = new();
+
+    public Dictionary<string, int> Counts { get; set; } = [];
+}
+
+public interface IKinesisTallyGrain : IStreamConsumer
+{
+    Task<Dictionary<string, int>> Counts();
+}
+
+/// <summary>Counts the JSON string values of its stream (the pattern of Runtime.Tests' TallyGrain). Persists at checkpoints.</summary>
+[ImplicitStreamSubscription(Namespace)]
+public sealed class KinesisTallyGrain([PersistentState("tally", "store")] IPersistentState<KinesisTallyState> state) : Grain, IKinesisTallyGrain
+{
+    public const string Namespace = "kinesis-numbers";
+
+    private bool _dirty;
+
+    public Task<DeliveryOutcome> OnNextAsync(StreamDelivery delivery)
+    {
+        var outcome = state.State.Watermarks.Check(delivery);
+        if (outcome.Status != DeliveryStatus.Applied)
+        {
+            return Task.FromResult(outcome);
+        }
+
+        foreach (var item in delivery.Items)
+        {
+            var value = JsonSerializer.Deserialize<string>(((ReadOnlyMemory<byte>)item).Span)!;
+            state.State.Counts[value] = state.State.Counts.GetValueOrDefault(value) + 1;
+        }
+
+        state.State.Watermarks.Advance(delivery);
+        _dirty = true;
+        return Task.FromResult(outcome);
+    }
+
+    public async Task<bool> OnCheckpointAsync(StreamCheckpointRequest request)
+    {
+        if (!state.State.Watermarks.Covers(request))
+        {
+            return false;
+        }
+
+        await FlushAsync();
+        return true;
+    }
+
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken) => FlushAsync();
+
+    public Task<Dictionary<string, int>> Counts() => Task.FromResult(new Dictionary<string, int>(state.State.Counts));
+
+    private async Task FlushAsync()
+    {
+        if (_dirty)
+        {
+            await state.WriteStateAsync();
+            _dirty = false;
+        }
+    }
+}
