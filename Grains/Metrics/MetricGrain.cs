@@ -20,7 +20,7 @@ namespace Analytics.Grains.Metrics;
 /// at every stream checkpoint, and on deactivation, never per event.
 /// </remarks>
 [ImplicitStreamSubscription(AnalyticsStreams.Namespace, KeyMapper = typeof(MetricKeyMapper), Combiner = typeof(MetricPartialCombiner), Order = 1)]
-public sealed partial class MetricGrain : FlushingConsumerGrain, IMetricGrain
+public sealed partial class MetricGrain : StreamConsumerGrain, IMetricGrain
 {
     private readonly IPersistentState<MetricState> _state;
     private readonly AnalyticsOptions _options;
@@ -37,7 +37,7 @@ public sealed partial class MetricGrain : FlushingConsumerGrain, IMetricGrain
         IOptions<AnalyticsOptions> options,
         TimeProvider time,
         ILogger<MetricGrain> logger)
-        : base(options.Value.FlushInterval, time, logger)
+        : base(options.Value.FlushInterval, time)
     {
         _state = state;
         _options = options.Value;

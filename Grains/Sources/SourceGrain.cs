@@ -21,7 +21,7 @@ namespace Analytics.Grains.Sources;
 /// on deactivation.
 /// </remarks>
 [ImplicitStreamSubscription(AnalyticsStreams.Namespace, Order = 0)]
-public sealed partial class SourceGrain : FlushingConsumerGrain, ISourceGrain
+public sealed partial class SourceGrain : StreamConsumerGrain, ISourceGrain
 {
     private readonly IPersistentState<SourceState> _state;
     private readonly AnalyticsOptions _options;
@@ -34,7 +34,7 @@ public sealed partial class SourceGrain : FlushingConsumerGrain, ISourceGrain
         IOptions<AnalyticsOptions> options,
         TimeProvider time,
         ILogger<SourceGrain> logger)
-        : base(options.Value.FlushInterval, time, logger)
+        : base(options.Value.FlushInterval, time)
     {
         _state = state;
         _options = options.Value;

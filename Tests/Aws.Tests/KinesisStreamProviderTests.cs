@@ -101,52 +101,22 @@ public interface IKinesisTallyGrain : IStreamConsumer
 
 /// <summary>Counts the JSON string values of its stream (the pattern of Runtime.Tests' TallyGrain). Persists at checkpoints.</summary>
 [ImplicitStreamSubscription(Namespace)]
-public sealed class KinesisTallyGrain([PersistentState("tally", "store")] IPersistentState<KinesisTallyState> state) : Grain, IKinesisTallyGrain
+public sealed class KinesisTallyGrain([PersistentState("tally", "store")] IPersistentState<KinesisTallyState> state) : StreamConsumerGrain, IKinesisTallyGrain
 {
     public const string Namespace = "kinesis-numbers";
 
-    private bool _dirty;
+    protected override StreamWatermarks Watermarks => state.State.Watermarks;
 
-    public Task<DeliveryOutcome> OnNextAsync(StreamDelivery delivery)
+    public Task<DeliveryOutcome> OnNextAsync(StreamDelivery delivery) => Task.FromResult(ApplyOnce(delivery, d =>
     {
-        var outcome = state.State.Watermarks.Check(delivery);
-        if (outcome.Status != DeliveryStatus.Applied)
-        {
-            return Task.FromResult(outcome);
-        }
-
-        foreach (var item in delivery.Items)
+        foreach (var item in d.Items)
         {
             var value = JsonSerializer.Deserialize<string>(((ReadOnlyMemory<byte>)item).Span)!;
             state.State.Counts[value] = state.State.Counts.GetValueOrDefault(value) + 1;
         }
+    }));
 
-        state.State.Watermarks.Advance(delivery);
-        _dirty = true;
-        return Task.FromResult(outcome);
-    }
-
-    public async Task<bool> OnCheckpointAsync(StreamCheckpointRequest request)
-    {
-        if (!state.State.Watermarks.Covers(request))
-        {
-            return false;
-        }
-
-        await FlushAsync();
-        return true;
-    }
-
-    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken) => FlushAsync();
+    protected override Task WriteAsync() => state.WriteStateAsync();
 
     public Task<Dictionary<string, int>> Counts() => Task.FromResult(new Dictionary<string, int>(state.State.Counts));
-
-    private async Task FlushAsync()
-    {
-        if (_dirty)
-        {
-            await state.WriteStateAsync();
-            _dirty = false;
-        }
-    }
 }

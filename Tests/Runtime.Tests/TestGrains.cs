@@ -204,50 +204,20 @@ public interface ITallyGrain : IStreamConsumer
 
 /// <summary>Consumes the "numbers" namespace: each item is a JSON string, counted per value. Persists at checkpoints only.</summary>
 [ImplicitStreamSubscription("numbers")]
-public sealed class TallyGrain([PersistentState("tally", "store")] IPersistentState<TallyState> state) : Grain, ITallyGrain
+public sealed class TallyGrain([PersistentState("tally", "store")] IPersistentState<TallyState> state) : StreamConsumerGrain, ITallyGrain
 {
-    private bool _dirty;
+    protected override StreamWatermarks Watermarks => state.State.Watermarks;
 
-    public Task<DeliveryOutcome> OnNextAsync(StreamDelivery delivery)
+    public Task<DeliveryOutcome> OnNextAsync(StreamDelivery delivery) => Task.FromResult(ApplyOnce(delivery, d =>
     {
-        var outcome = state.State.Watermarks.Check(delivery);
-        if (outcome.Status != DeliveryStatus.Applied)
-        {
-            return Task.FromResult(outcome);
-        }
-
-        foreach (var item in delivery.Items)
+        foreach (var item in d.Items)
         {
             var value = System.Text.Json.JsonSerializer.Deserialize<string>(((ReadOnlyMemory<byte>)item).Span)!;
             state.State.Counts[value] = state.State.Counts.GetValueOrDefault(value) + 1;
         }
+    }));
 
-        state.State.Watermarks.Advance(delivery);
-        _dirty = true;
-        return Task.FromResult(outcome);
-    }
-
-    public async Task<bool> OnCheckpointAsync(StreamCheckpointRequest request)
-    {
-        if (!state.State.Watermarks.Covers(request))
-        {
-            return false;
-        }
-
-        await FlushAsync();
-        return true;
-    }
-
-    private async Task FlushAsync()
-    {
-        if (_dirty)
-        {
-            await state.WriteStateAsync();
-            _dirty = false;
-        }
-    }
-
-    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken) => FlushAsync();
+    protected override Task WriteAsync() => state.WriteStateAsync();
 
     public Task<Dictionary<string, int>> Counts() => Task.FromResult(new Dictionary<string, int>(state.State.Counts));
 }

@@ -115,50 +115,20 @@ public interface IBenchTallyGrain : IStreamConsumer
 /// state is written to memory storage at the agent's checkpoints only.
 /// </summary>
 [ImplicitStreamSubscription(LocalLogDelivery.Namespace)]
-public sealed class BenchTallyGrain([PersistentState("tally", "store")] IPersistentState<BenchTallyState> state) : Grain, IBenchTallyGrain
+public sealed class BenchTallyGrain([PersistentState("tally", "store")] IPersistentState<BenchTallyState> state) : StreamConsumerGrain, IBenchTallyGrain
 {
     /// <summary>Items applied by every activation in the process; polled by the harness.</summary>
     public static long Applied;
 
-    private bool _dirty;
+    protected override StreamWatermarks Watermarks => state.State.Watermarks;
 
-    public Task<DeliveryOutcome> OnNextAsync(StreamDelivery delivery)
+    public Task<DeliveryOutcome> OnNextAsync(StreamDelivery delivery) => Task.FromResult(ApplyOnce(delivery, d =>
     {
-        var outcome = state.State.Watermarks.Check(delivery);
-        if (outcome.Status != DeliveryStatus.Applied)
-        {
-            return Task.FromResult(outcome);
-        }
+        state.State.Count += d.Items.Count;
+        Interlocked.Add(ref Applied, d.Items.Count);
+    }));
 
-        state.State.Count += delivery.Items.Count;
-        state.State.Watermarks.Advance(delivery);
-        _dirty = true;
-        Interlocked.Add(ref Applied, delivery.Items.Count);
-        return Task.FromResult(outcome);
-    }
-
-    /// <summary>Confirms it holds everything the agent delivered, then makes it durable.</summary>
-    public async Task<bool> OnCheckpointAsync(StreamCheckpointRequest request)
-    {
-        if (!state.State.Watermarks.Covers(request))
-        {
-            return false;
-        }
-
-        await FlushAsync();
-        return true;
-    }
-
-    private async Task FlushAsync()
-    {
-        if (_dirty)
-        {
-            await state.WriteStateAsync();
-            _dirty = false;
-        }
-    }
-
-    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken) => FlushAsync();
+    protected override Task WriteAsync() => state.WriteStateAsync();
 
     public Task<long> Count() => Task.FromResult(state.State.Count);
 }
