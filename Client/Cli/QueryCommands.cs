@@ -63,33 +63,24 @@ internal static class QueryCommands
         {
             string name = context.Get(metric);
             using AnalyticsHttpClient client = context.CreateClient();
-            if (context.Get(json))
+            return await RunQueryAsync(context, client, json, AnalyticsRoutes.Stats(name, context.Get(window)), NotFoundMetric(name), () => client.GetStatsAsync(name, context.Get(window), context.Cancellation), stats =>
             {
-                return await PrintRawAsync(context, client, AnalyticsRoutes.Stats(name, context.Get(window)), NotFoundMetric(name)).ConfigureAwait(false);
-            }
-
-            MetricStats? stats = await client.GetStatsAsync(name, context.Get(window), context.Cancellation).ConfigureAwait(false);
-            if (stats is null)
-            {
-                return await NotFoundAsync(context, NotFoundMetric(name)).ConfigureAwait(false);
-            }
-
-            var list = new KeyValueList();
-            list.Add("metric", stats.Metric);
-            list.Add("window", $"{stats.Window ?? "-"} ({Fmt.Time(stats.From)} to {Fmt.Time(stats.To)})");
-            list.Add("count", Fmt.Count(stats.Count));
-            list.Add("sum", Fmt.Number(stats.Sum));
-            list.Add("min", Fmt.Number(stats.Min));
-            list.Add("max", Fmt.Number(stats.Max));
-            list.Add("mean", Fmt.Number(stats.Mean));
-            list.Add("p50", Fmt.Number(stats.P50));
-            list.Add("p90", Fmt.Number(stats.P90));
-            list.Add("p95", Fmt.Number(stats.P95));
-            list.Add("p99", Fmt.Number(stats.P99));
-            list.Add("distinct sources", Fmt.Count(stats.DistinctSources));
-            list.Add("late", Fmt.Count(stats.Late));
-            list.WriteTo(context.Out);
-            return ExitCodes.Ok;
+                var list = new KeyValueList();
+                list.Add("metric", stats.Metric);
+                list.Add("window", $"{stats.Window ?? "-"} ({Fmt.Time(stats.From)} to {Fmt.Time(stats.To)})");
+                list.Add("count", Fmt.Count(stats.Count));
+                list.Add("sum", Fmt.Number(stats.Sum));
+                list.Add("min", Fmt.Number(stats.Min));
+                list.Add("max", Fmt.Number(stats.Max));
+                list.Add("mean", Fmt.Number(stats.Mean));
+                list.Add("p50", Fmt.Number(stats.P50));
+                list.Add("p90", Fmt.Number(stats.P90));
+                list.Add("p95", Fmt.Number(stats.P95));
+                list.Add("p99", Fmt.Number(stats.P99));
+                list.Add("distinct sources", Fmt.Count(stats.DistinctSources));
+                list.Add("late", Fmt.Count(stats.Late));
+                list.WriteTo(context.Out);
+            }).ConfigureAwait(false);
         });
         return command;
     }
@@ -107,20 +98,11 @@ internal static class QueryCommands
             string name = context.Get(metric);
             (DateTimeOffset? f, DateTimeOffset? t) = ResolveRange(context, from, to);
             using AnalyticsHttpClient client = context.CreateClient();
-            if (context.Get(json))
+            return await RunQueryAsync(context, client, json, AnalyticsRoutes.Series(name, f, t, context.Get(step)), NotFoundMetric(name), () => client.GetSeriesAsync(name, f, t, context.Get(step), context.Cancellation), series =>
             {
-                return await PrintRawAsync(context, client, AnalyticsRoutes.Series(name, f, t, context.Get(step)), NotFoundMetric(name)).ConfigureAwait(false);
-            }
-
-            MetricSeries? series = await client.GetSeriesAsync(name, f, t, context.Get(step), context.Cancellation).ConfigureAwait(false);
-            if (series is null)
-            {
-                return await NotFoundAsync(context, NotFoundMetric(name)).ConfigureAwait(false);
-            }
-
-            await context.Out.WriteLineAsync($"{series.Metric}, step {series.Step ?? "-"}").ConfigureAwait(false);
-            WritePoints(context.Out, series.Points);
-            return ExitCodes.Ok;
+                context.Out.WriteLine($"{series.Metric}, step {series.Step ?? "-"}");
+                WritePoints(context.Out, series.Points);
+            }).ConfigureAwait(false);
         });
         return command;
     }
@@ -154,27 +136,18 @@ internal static class QueryCommands
                 _ => null,
             };
             using AnalyticsHttpClient client = context.CreateClient();
-            if (context.Get(json))
+            return await RunQueryAsync(context, client, json, AnalyticsRoutes.Top(name, context.Get(window), context.Get(k), order), NotFoundMetric(name), () => client.GetTopAsync(name, context.Get(window), context.Get(k), order, context.Cancellation), top =>
             {
-                return await PrintRawAsync(context, client, AnalyticsRoutes.Top(name, context.Get(window), context.Get(k), order), NotFoundMetric(name)).ConfigureAwait(false);
-            }
+                context.Out.WriteLine($"{top.Metric}, window {top.Window ?? "-"}, by {top.By ?? "-"}");
+                var table = new TextTable(TextTable.Right("#"), TextTable.Left("source"), TextTable.Right("count"), TextTable.Right("max"), TextTable.Right("mean"));
+                int rank = 1;
+                foreach (TopItem item in top.Items)
+                {
+                    table.Add(Fmt.Count(rank++), Fmt.Cell(item.Source), Fmt.Count(item.Count), Fmt.Number(item.Max), Fmt.Number(item.Mean));
+                }
 
-            TopResult? top = await client.GetTopAsync(name, context.Get(window), context.Get(k), order, context.Cancellation).ConfigureAwait(false);
-            if (top is null)
-            {
-                return await NotFoundAsync(context, NotFoundMetric(name)).ConfigureAwait(false);
-            }
-
-            await context.Out.WriteLineAsync($"{top.Metric}, window {top.Window ?? "-"}, by {top.By ?? "-"}").ConfigureAwait(false);
-            var table = new TextTable(TextTable.Right("#"), TextTable.Left("source"), TextTable.Right("count"), TextTable.Right("max"), TextTable.Right("mean"));
-            int rank = 1;
-            foreach (TopItem item in top.Items)
-            {
-                table.Add(Fmt.Count(rank++), Fmt.Cell(item.Source), Fmt.Count(item.Count), Fmt.Number(item.Max), Fmt.Number(item.Mean));
-            }
-
-            table.WriteTo(context.Out);
-            return ExitCodes.Ok;
+                table.WriteTo(context.Out);
+            }).ConfigureAwait(false);
         });
         return command;
     }
@@ -191,34 +164,25 @@ internal static class QueryCommands
         {
             string name = context.Get(source);
             using AnalyticsHttpClient client = context.CreateClient();
-            if (context.Get(json))
+            return await RunQueryAsync(context, client, json, AnalyticsRoutes.Source(name, context.Get(window)), NotFoundSource(name), () => client.GetSourceAsync(name, context.Get(window), context.Cancellation), summary =>
             {
-                return await PrintRawAsync(context, client, AnalyticsRoutes.Source(name, context.Get(window)), NotFoundSource(name)).ConfigureAwait(false);
-            }
+                var list = new KeyValueList();
+                list.Add("source", Fmt.Cell(summary.Source, 256));
+                list.Add("first seen", Fmt.Time(summary.FirstSeen));
+                list.Add("last seen", Fmt.Time(summary.LastSeen));
+                list.WriteTo(context.Out);
+                context.Out.WriteLine();
 
-            SourceSummary? summary = await client.GetSourceAsync(name, context.Get(window), context.Cancellation).ConfigureAwait(false);
-            if (summary is null)
-            {
-                return await NotFoundAsync(context, NotFoundSource(name)).ConfigureAwait(false);
-            }
+                var table = new TextTable(
+                    TextTable.Left("metric"), TextTable.Right("last"), TextTable.Left("last at"),
+                    TextTable.Right("count"), TextTable.Right("min"), TextTable.Right("max"), TextTable.Right("mean"));
+                foreach ((string metric, SourceMetricSummary m) in summary.Metrics.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+                {
+                    table.Add(metric, Fmt.Number(m.Last), Fmt.Time(m.LastTimestamp), Fmt.Count(m.Count), Fmt.Number(m.Min), Fmt.Number(m.Max), Fmt.Number(m.Mean));
+                }
 
-            var list = new KeyValueList();
-            list.Add("source", Fmt.Cell(summary.Source, 256));
-            list.Add("first seen", Fmt.Time(summary.FirstSeen));
-            list.Add("last seen", Fmt.Time(summary.LastSeen));
-            list.WriteTo(context.Out);
-            await context.Out.WriteLineAsync().ConfigureAwait(false);
-
-            var table = new TextTable(
-                TextTable.Left("metric"), TextTable.Right("last"), TextTable.Left("last at"),
-                TextTable.Right("count"), TextTable.Right("min"), TextTable.Right("max"), TextTable.Right("mean"));
-            foreach ((string metric, SourceMetricSummary m) in summary.Metrics.OrderBy(kv => kv.Key, StringComparer.Ordinal))
-            {
-                table.Add(metric, Fmt.Number(m.Last), Fmt.Time(m.LastTimestamp), Fmt.Count(m.Count), Fmt.Number(m.Min), Fmt.Number(m.Max), Fmt.Number(m.Mean));
-            }
-
-            table.WriteTo(context.Out);
-            return ExitCodes.Ok;
+                table.WriteTo(context.Out);
+            }).ConfigureAwait(false);
         });
         return command;
     }
@@ -239,20 +203,11 @@ internal static class QueryCommands
             (DateTimeOffset? f, DateTimeOffset? t) = ResolveRange(context, from, to);
             string missing = $"source '{sourceName}' has never been seen, or has never reported metric '{metricName}'";
             using AnalyticsHttpClient client = context.CreateClient();
-            if (context.Get(json))
+            return await RunQueryAsync(context, client, json, AnalyticsRoutes.SourceSeries(sourceName, metricName, f, t, context.Get(step)), missing, () => client.GetSourceSeriesAsync(sourceName, metricName, f, t, context.Get(step), context.Cancellation), series =>
             {
-                return await PrintRawAsync(context, client, AnalyticsRoutes.SourceSeries(sourceName, metricName, f, t, context.Get(step)), missing).ConfigureAwait(false);
-            }
-
-            SourceSeries? series = await client.GetSourceSeriesAsync(sourceName, metricName, f, t, context.Get(step), context.Cancellation).ConfigureAwait(false);
-            if (series is null)
-            {
-                return await NotFoundAsync(context, missing).ConfigureAwait(false);
-            }
-
-            await context.Out.WriteLineAsync($"{series.Source ?? sourceName} {series.Metric ?? metricName}, step {series.Step ?? "-"}").ConfigureAwait(false);
-            WritePoints(context.Out, series.Points);
-            return ExitCodes.Ok;
+                context.Out.WriteLine($"{series.Source ?? sourceName} {series.Metric ?? metricName}, step {series.Step ?? "-"}");
+                WritePoints(context.Out, series.Points);
+            }).ConfigureAwait(false);
         });
         return command;
     }
@@ -295,6 +250,28 @@ internal static class QueryCommands
         $"metric '{metric}' has never been seen (analytics query metrics lists the known ones)";
 
     private static string NotFoundSource(string source) => $"source '{source}' has never been seen";
+
+    /// <summary>
+    /// The shape of every query: the answer's JSON as it came with --json; otherwise the typed
+    /// answer, rendered, or "not found" (exit 3) when the server has never seen the metric or source.
+    /// </summary>
+    private static async Task<int> RunQueryAsync<T>(CommandContext context, AnalyticsHttpClient client, Option<bool> json, string route, string notFound, Func<Task<T?>> fetch, Action<T> render)
+        where T : class
+    {
+        if (context.Get(json))
+        {
+            return await PrintRawAsync(context, client, route, notFound).ConfigureAwait(false);
+        }
+
+        T? answer = await fetch().ConfigureAwait(false);
+        if (answer is null)
+        {
+            return await NotFoundAsync(context, notFound).ConfigureAwait(false);
+        }
+
+        render(answer);
+        return ExitCodes.Ok;
+    }
 
     private static async Task<int> NotFoundAsync(CommandContext context, string message)
     {
