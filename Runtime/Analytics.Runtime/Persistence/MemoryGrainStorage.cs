@@ -35,7 +35,7 @@ public sealed class MemoryGrainStorage(MemoryGrainStorage.Store store) : IGrainS
             var current = store.Items.TryGetValue(key, out var item) ? item.ETag.ToString(CultureInfo.InvariantCulture) : null;
             if (current != grainState.ETag)
             {
-                throw Stale(grainId, stateName, grainState.ETag, current);
+                throw InconsistentStateException.ForState(grainId.ToString(), stateName, grainState.ETag, current);
             }
 
             var next = (item?.ETag ?? 0) + 1;
@@ -55,7 +55,7 @@ public sealed class MemoryGrainStorage(MemoryGrainStorage.Store store) : IGrainS
             var current = store.Items.TryGetValue(key, out var item) ? item.ETag.ToString(CultureInfo.InvariantCulture) : null;
             if (current != grainState.ETag)
             {
-                throw Stale(grainId, stateName, grainState.ETag, current);
+                throw InconsistentStateException.ForState(grainId.ToString(), stateName, grainState.ETag, current);
             }
 
             store.Items.TryRemove(key, out _);
@@ -65,9 +65,6 @@ public sealed class MemoryGrainStorage(MemoryGrainStorage.Store store) : IGrainS
 
         return Task.CompletedTask;
     }
-
-    internal static InconsistentStateException Stale(GrainId grainId, string stateName, string? expected, string? actual) =>
-        new($"State '{stateName}' of grain {grainId} was changed by someone else: expected ETag '{expected ?? "(none)"}', found '{actual ?? "(none)"}'.", expected, actual);
 
     /// <summary>The backing store; shared by all silos of a test cluster.</summary>
     public sealed class Store

@@ -43,6 +43,10 @@ public sealed class InconsistentStateException(string message, string? storedETa
     public string? StoredETag { get; } = storedETag;
 
     public string? CurrentETag { get; } = currentETag;
+
+    /// <summary>The error every provider raises when a conditional write finds another ETag.</summary>
+    public static InconsistentStateException ForState(string grainId, string stateName, string? expected, string? actual) =>
+        new($"State '{stateName}' of grain {grainId} was changed by someone else: expected ETag '{expected ?? "(none)"}', found '{actual ?? "(none)"}'.", expected, actual);
 }
 
 internal sealed class PersistentState<T>(string stateName, GrainId grainId, IGrainStorage storage) : IPersistentState<T>, IActivationLifecycleParticipant

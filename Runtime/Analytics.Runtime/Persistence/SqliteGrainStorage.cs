@@ -185,10 +185,7 @@ public sealed partial class SqliteGrainStorage : IGrainStorage, IAsyncDisposable
         command.Parameters.AddWithValue("$g", request.GrainId);
         command.Parameters.AddWithValue("$s", request.StateName);
         var current = command.ExecuteScalar() is long etag ? etag.ToString(CultureInfo.InvariantCulture) : null;
-        return new InconsistentStateException(
-            $"State '{request.StateName}' of grain {request.GrainId} was changed by someone else: expected ETag '{request.ExpectedETag ?? "(none)"}', found '{current ?? "(none)"}'.",
-            request.ExpectedETag,
-            current);
+        return InconsistentStateException.ForState(request.GrainId, request.StateName, request.ExpectedETag, current);
     }
 
     public async ValueTask DisposeAsync()
