@@ -4,6 +4,7 @@ using Analytics.Runtime.Aws.Kinesis;
 using Analytics.Runtime.Hosting;
 using Analytics.Runtime.Persistence;
 using Analytics.Runtime.Streaming;
+using Analytics.Runtime.Streaming.Leases;
 using Analytics.Runtime.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using static Analytics.Aws.Tests.KinesisTestStreams;
@@ -33,7 +34,7 @@ public sealed class KinesisStreamProviderTests(EmulatorHost emulators) : IDispos
                 silo.AddKinesisStreams(
                     "kinesis",
                     new KinesisStreamOptions { StreamName = stream, Namespace = KinesisTallyGrain.Namespace },
-                    _ => new MemoryCheckpointer(new MemoryQueueAdapter.Store()),
+                    _ => new MemoryQueueLeaseTable(),
                     _ => deadLetters,
                     o =>
                     {

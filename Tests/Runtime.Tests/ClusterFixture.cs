@@ -8,7 +8,7 @@ namespace Analytics.Runtime.Tests;
 internal static class Clusters
 {
     /// <summary>A cluster with memory storage named "store", memory streams named "numbers", and the test services.</summary>
-    public static Task<TestCluster> StartAsync(int silos = 2, Action<ISiloBuilder>? configure = null, Action<IServiceCollection>? services = null, ActivationLedger? ledger = null, TimeSpan? responseTimeout = null) =>
+    public static Task<TestCluster> StartAsync(int silos = 2, Action<ISiloBuilder>? configure = null, Action<IServiceCollection>? services = null, ActivationLedger? ledger = null, TimeSpan? responseTimeout = null, int queueCount = 4) =>
         TestCluster.StartAsync(new TestClusterOptions
         {
             InitialSilos = silos,
@@ -21,7 +21,7 @@ internal static class Clusters
             ConfigureSilo = silo =>
             {
                 silo.AddMemoryGrainStorage("store");
-                silo.AddMemoryStreams("numbers", queueCount: 4, o =>
+                silo.AddMemoryStreams("numbers", queueCount, o =>
                 {
                     o.PollInterval = TimeSpan.FromMilliseconds(10);
                     o.CheckpointInterval = TimeSpan.FromMilliseconds(200);

@@ -6,7 +6,7 @@ namespace Analytics.Runtime.Tests;
 
 public sealed class StreamTests
 {
-    private static async Task ProduceAsync(TestCluster cluster, int from, int count, int keys)
+    internal static async Task ProduceAsync(TestCluster cluster, int from, int count, int keys)
     {
         var provider = cluster.Silos[0].Services.GetStreamProvider("numbers");
         for (var i = from; i < from + count; i += 100)
@@ -18,7 +18,7 @@ public sealed class StreamTests
         }
     }
 
-    private static async Task<int> TotalAsync(TestCluster cluster, int keys)
+    internal static async Task<int> TotalAsync(TestCluster cluster, int keys)
     {
         var total = 0;
         for (var k = 0; k < keys; k++)

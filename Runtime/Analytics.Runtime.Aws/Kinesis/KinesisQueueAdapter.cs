@@ -1,5 +1,6 @@
 using System.Text;
 using Analytics.Runtime.Streaming;
+using Analytics.Runtime.Streaming.Leases;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -11,13 +12,9 @@ namespace Analytics.Runtime.Aws.Kinesis;
 /// de-aggregated when the producer used the KPL format (see <see cref="KinesisShardReceiver"/>).
 /// </summary>
 /// <remarks>
-/// Known gap, until shard leases arrive: the balancer hashes every shard, open or closed, onto a
-/// silo independently, so after a reshard a child shard may be read while its parent still has
-/// records to deliver. Each key's records are in order within a shard, but across a reshard a
-/// key's newer records (in the child) can reach its grain before its older ones (in the parent).
-/// Nothing is lost or counted twice (grains dedupe by their watermarks and event ids); only order
-/// across the reshard boundary is not kept. The lease table will start a child only once its
-/// parents report <see cref="IQueueAdapterReceiver.IsAtEnd"/> (KCL's rule).
+/// Shards are queues with lineage: a split's children and a merge's child name their parents, and
+/// the lease balancer reads a child only after its parents ended, so each key's records stay in
+/// order across a reshard.
 /// </remarks>
 public sealed partial class KinesisQueueAdapter : IQueueAdapter
 {
@@ -53,10 +50,13 @@ public sealed partial class KinesisQueueAdapter : IQueueAdapter
     public string StreamName => _options.StreamName;
 
     /// <summary>Every shard within retention, open and closed: a closed shard's agent reads it to its end, then stops.</summary>
-    public async Task<IReadOnlyList<QueueId>> GetQueuesAsync(CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<QueueId>> GetQueuesAsync(CancellationToken cancellationToken) =>
+        (await GetQueueLineageAsync(cancellationToken).ConfigureAwait(false)).Select(q => q.Queue).ToList();
+
+    public async Task<IReadOnlyList<QueueInfo>> GetQueueLineageAsync(CancellationToken cancellationToken)
     {
         var shards = await _client.ListAllShardsAsync(_options.StreamName, cancellationToken: cancellationToken).ConfigureAwait(false);
-        return shards.Select(s => new QueueId(Name, s.ShardId)).ToList();
+        return shards.Select(s => new QueueInfo(new QueueId(Name, s.ShardId), s.Parents.ToList())).ToList();
     }
 
     public IQueueAdapterReceiver CreateReceiver(QueueId queue) =>

@@ -1,5 +1,6 @@
 using Analytics.Runtime.Hosting;
 using Analytics.Runtime.Streaming;
+using Analytics.Runtime.Streaming.Leases;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -9,20 +10,23 @@ namespace Analytics.Runtime.Aws.Kinesis;
 public static class KinesisStreamingExtensions
 {
     /// <summary>
-    /// A persistent stream provider on a Kinesis stream: one queue per shard. The stream must exist.
-    /// Needs a <see cref="KinesisClient"/> in the container (<see cref="KinesisServiceCollectionExtensions.AddKinesisClient"/>).
-    /// Checkpoints and dead letters are passed in: the DynamoDB checkpoint and lease table is not built yet.
+    /// A persistent stream provider on a Kinesis stream: one queue per shard, balanced across silos
+    /// through a lease table that also holds each shard's checkpoint (DynamoDB in production, see
+    /// <c>DynamoDBQueueLeaseTable</c>; <see cref="MemoryQueueLeaseTable"/> in test clusters). A child
+    /// shard is read only after its parents ended. The stream must exist. Needs a
+    /// <see cref="KinesisClient"/> in the container (<see cref="KinesisServiceCollectionExtensions.AddKinesisClient"/>).
     /// </summary>
     public static ISiloBuilder AddKinesisStreams(
         this ISiloBuilder builder,
         string providerName,
         KinesisStreamOptions options,
-        Func<IServiceProvider, IStreamCheckpointer> checkpointer,
+        Func<IServiceProvider, IQueueLeaseTable> leases,
         Func<IServiceProvider, IDeadLetterStore> deadLetters,
-        Action<StreamPullingOptions>? configure = null)
+        Action<StreamPullingOptions>? configure = null,
+        Action<LeaseBalancerOptions>? configureLeases = null)
     {
         ArgumentNullException.ThrowIfNull(options);
-        ArgumentNullException.ThrowIfNull(checkpointer);
+        ArgumentNullException.ThrowIfNull(leases);
         ArgumentNullException.ThrowIfNull(deadLetters);
         if (options.Validate() is { } error)
         {
@@ -30,6 +34,7 @@ public static class KinesisStreamingExtensions
             throw new OptionsValidationException(providerName, typeof(KinesisStreamOptions), [$"Kinesis stream provider '{providerName}': {error}"]);
         }
 
+        builder.UseLeaseBalancing(providerName, leases, configureLeases);
         return builder.AddStreamProvider(providerName, configure, sp => (
             new KinesisQueueAdapter(
                 providerName,
@@ -37,7 +42,7 @@ public static class KinesisStreamingExtensions
                 options,
                 sp.GetRequiredService<TimeProvider>(),
                 sp.GetRequiredService<ILoggerFactory>()),
-            checkpointer(sp),
+            new LeaseOnlyCheckpointer(providerName),
             deadLetters(sp)));
     }
 }

@@ -14,6 +14,13 @@ public interface IQueueAdapter
     /// <summary>Appends records; returns when every one of them is durable.</summary>
     Task AppendAsync(IReadOnlyList<(StreamId Stream, ReadOnlyMemory<byte> Data)> records, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// The queues with the queues each continues (a Kinesis child shard's parents). Lease-balanced
+    /// providers read a queue only after its parents have ended. The default: no parents.
+    /// </summary>
+    async Task<IReadOnlyList<Leases.QueueInfo>> GetQueueLineageAsync(CancellationToken cancellationToken) =>
+        (await GetQueuesAsync(cancellationToken).ConfigureAwait(false)).Select(q => new Leases.QueueInfo(q, [])).ToList();
+
     IQueueAdapterReceiver CreateReceiver(QueueId queue);
 
     /// <summary>
@@ -45,6 +52,16 @@ public interface IStreamCheckpointer
     Task<StreamSequenceToken?> LoadAsync(QueueId queue, CancellationToken cancellationToken);
 
     Task SaveAsync(QueueId queue, StreamSequenceToken token, CancellationToken cancellationToken);
+
+    /// <summary>Records that a closed queue was read, delivered and checkpointed to its end. Queues that never close ignore it.</summary>
+    Task SaveEndAsync(QueueId queue, CancellationToken cancellationToken) => Task.CompletedTask;
+}
+
+/// <summary>Thrown by a checkpointer when this silo no longer owns the queue: its reader must stop.</summary>
+public sealed class QueueLeaseLostException(QueueId queue, string owner)
+    : Exception($"The lease of {queue} is no longer held by {owner}; another silo reads it now.")
+{
+    public QueueId Queue { get; } = queue;
 }
 
 /// <summary>Turns a record's bytes into items. A record that cannot be decoded is a poison record.</summary>

@@ -13,6 +13,7 @@ namespace Analytics.Runtime.Streaming;
 internal sealed partial class PullingAgent(
     QueueId queue,
     StreamProviderRuntime provider,
+    IStreamCheckpointer checkpointer,
     GrainReferenceFactory references,
     ILogger logger)
 {
@@ -24,18 +25,22 @@ internal sealed partial class PullingAgent(
     private StreamSequenceToken? _lastDelivered;
     private long _lastCheckpoint;
     private volatile bool _killed;
+    private volatile bool _leaseLost;
 
     public QueueId Queue => queue;
 
     public QueueAgentStatistics Statistics { get; } = new();
 
-    /// <summary>Simulates a crash (test clusters): the agent stops without flushing or checkpointing.</summary>
+    /// <summary>True once a closed queue was delivered and checkpointed to its end, and the end recorded.</summary>
+    public bool ReachedEnd { get; private set; }
+
+    /// <summary>Simulates a crash (test clusters), or stops an agent whose lease was taken: no flush, no checkpoint.</summary>
     public void Kill() => _killed = true;
 
     public async Task RunAsync(CancellationToken stopping)
     {
         var time = provider.TimeProvider;
-        _committed = await provider.Checkpointer.LoadAsync(queue, CancellationToken.None);
+        _committed = await checkpointer.LoadAsync(queue, CancellationToken.None);
         _lastDelivered = _committed;
         _receiver = provider.Adapter.CreateReceiver(queue);
         await _receiver.InitializeAsync(_committed, CancellationToken.None);
@@ -43,7 +48,7 @@ internal sealed partial class PullingAgent(
         LogStarted(queue, _committed?.ToString() ?? "the beginning");
         try
         {
-            while (!stopping.IsCancellationRequested)
+            while (!stopping.IsCancellationRequested && !_leaseLost)
             {
                 IReadOnlyList<QueueRecord> records;
                 try
@@ -73,7 +78,7 @@ internal sealed partial class PullingAgent(
                     continue;
                 }
 
-                if (time.GetElapsedTime(_lastCheckpoint) >= _options.CheckpointInterval && !await CheckpointAsync())
+                if (time.GetElapsedTime(_lastCheckpoint) >= _options.CheckpointInterval && !await CheckpointAsync() && !_leaseLost)
                 {
                     await RewindAsync("a grain failed to flush at the checkpoint");
                     continue;
@@ -90,10 +95,11 @@ internal sealed partial class PullingAgent(
                 }
             }
 
-            // Graceful stop: leave a checkpoint for whoever reads the queue next.
-            if (!_killed)
+            // Graceful stop: leave a checkpoint for whoever reads the queue next. At the end of a
+            // closed queue, record the end too, so that the queues continuing it may start.
+            if (!_killed && !_leaseLost && await CheckpointAsync() && _receiver.IsAtEnd)
             {
-                await CheckpointAsync();
+                ReachedEnd = await SaveEndAsync();
             }
 
             LogStopped(queue, _committed?.ToString() ?? "none");
@@ -260,7 +266,14 @@ internal sealed partial class PullingAgent(
                 return false;
             }
 
-            await provider.Checkpointer.SaveAsync(queue, last, CancellationToken.None);
+            await checkpointer.SaveAsync(queue, last, CancellationToken.None);
+        }
+        catch (QueueLeaseLostException exception)
+        {
+            // Another silo reads this queue now; it replays from the last checkpoint it can see.
+            LogLeaseLost(queue, exception.Message);
+            _leaseLost = true;
+            return false;
         }
         catch (Exception exception)
         {
@@ -273,6 +286,21 @@ internal sealed partial class PullingAgent(
         Statistics.Checkpoints++;
         Statistics.Committed = last;
         return true;
+    }
+
+    private async Task<bool> SaveEndAsync()
+    {
+        try
+        {
+            await checkpointer.SaveEndAsync(queue, CancellationToken.None);
+            LogQueueEnded(queue);
+            return true;
+        }
+        catch (Exception exception)
+        {
+            LogCheckpointFailed(exception, queue);
+            return false;
+        }
     }
 
     private async Task RewindAsync(string reason)
@@ -323,6 +351,12 @@ internal sealed partial class PullingAgent(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Checkpoint of {Queue} failed")]
     private partial void LogCheckpointFailed(Exception exception, QueueId queue);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Pulling agent for {Queue} stops: its lease was lost ({Reason})")]
+    private partial void LogLeaseLost(QueueId queue, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Queue} is read and checkpointed to its end")]
+    private partial void LogQueueEnded(QueueId queue);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Replaying {Queue} from checkpoint {Checkpoint}: {Reason}")]
     private partial void LogRewind(QueueId queue, string checkpoint, string reason);

@@ -1,43 +1,40 @@
 using Analytics.Runtime.Hosting;
-using Analytics.Runtime.Invocation;
 using Analytics.Runtime.Membership;
 using Analytics.Runtime.Placement;
 using Microsoft.Extensions.Logging;
 
 namespace Analytics.Runtime.Streaming;
 
+/// <summary>Decides which of a provider's queues this silo reads, and runs their pulling agents.</summary>
+internal interface IQueueBalancer : ILifecycleParticipant<ISiloLifecycle>
+{
+    IReadOnlyList<(QueueId Queue, QueueAgentStatistics Statistics)> Agents { get; }
+
+    /// <summary>Simulates a crash (test clusters): agents stop at once, with no flush, checkpoint or release.</summary>
+    void Kill();
+}
+
 /// <summary>
-/// Runs one pulling agent per queue this silo owns. Ownership comes from rendezvous hashing of the
-/// queue over the active silos, so it moves with the membership view; the queue list is re-read
-/// periodically so that new Kinesis shards get an agent. Agents stop gracefully (flush and
-/// checkpoint) when their queue moves away or the silo stops.
+/// Balances by rendezvous hashing of each queue over the active silos, so ownership moves with the
+/// membership view (Orleans' consistent-ring balancer plays this part). Fits queues that are fixed
+/// partitions with their checkpoints in shared storage; the queue list is still re-read
+/// periodically. Agents stop gracefully (flush and checkpoint) when their queue moves away or the
+/// silo stops. Kinesis uses <see cref="Leases.LeaseQueueBalancer"/> instead.
 /// </summary>
 internal sealed partial class StreamQueueBalancer(
     StreamProviderRuntime provider,
+    PullingAgentSet agents,
     IMembershipViewProvider membership,
-    IGrainCallInvoker invoker,
-    ILoggerFactory loggerFactory) : ILifecycleParticipant<ISiloLifecycle>
+    ILogger<StreamQueueBalancer> logger) : IQueueBalancer
 {
-    private readonly ILogger _logger = loggerFactory.CreateLogger<StreamQueueBalancer>();
-    private readonly Dictionary<QueueId, (PullingAgent Agent, Task Run, CancellationTokenSource Stop)> _agents = [];
+    private readonly ILogger _logger = logger;
     private readonly SemaphoreSlim _lock = new(1, 1);
     private readonly CancellationTokenSource _stopping = new();
     private IDisposable? _subscription;
     private Task? _refreshLoop;
     private IReadOnlyList<QueueId> _queues = [];
 
-    public string ProviderName => provider.Name;
-
-    public IReadOnlyList<(QueueId Queue, QueueAgentStatistics Statistics)> Agents
-    {
-        get
-        {
-            lock (_agents)
-            {
-                return _agents.Values.Select(a => (a.Agent.Queue, a.Agent.Statistics)).ToList();
-            }
-        }
-    }
+    public IReadOnlyList<(QueueId Queue, QueueAgentStatistics Statistics)> Agents => agents.Statistics;
 
     public void Participate(ISiloLifecycle lifecycle) =>
         lifecycle.Subscribe($"{nameof(StreamQueueBalancer)}({provider.Name})", ServiceLifecycleStage.Active, StartAsync, StopAsync);
@@ -47,25 +44,8 @@ internal sealed partial class StreamQueueBalancer(
         // Subscribe first, so that a view change during the first rebalance is not missed.
         _subscription = membership.Subscribe(view => _ = RebalanceAsync(refreshQueues: false));
         await RebalanceAsync(refreshQueues: true);
-        _refreshLoop = Task.Run(async () =>
-        {
-            while (!_stopping.IsCancellationRequested)
-            {
-                try
-                {
-                    await Task.Delay(provider.Options.QueueRefreshInterval, provider.TimeProvider, _stopping.Token);
-                    await RebalanceAsync(refreshQueues: true);
-                }
-                catch (OperationCanceledException)
-                {
-                    return;
-                }
-                catch (Exception exception)
-                {
-                    LogRebalanceFailed(exception, provider.Name);
-                }
-            }
-        });
+        _refreshLoop = PeriodicLoop.Run(provider.Options.QueueRefreshInterval, provider.TimeProvider, _stopping.Token,
+            () => RebalanceAsync(refreshQueues: true), exception => LogRebalanceFailed(exception, provider.Name));
     }
 
     private async Task StopAsync(CancellationToken cancellationToken)
@@ -75,7 +55,7 @@ internal sealed partial class StreamQueueBalancer(
         await _lock.WaitAsync(CancellationToken.None);
         try
         {
-            await StopAgentsAsync(_agents.Keys.ToList());
+            await agents.StopAllAsync();
         }
         finally
         {
@@ -88,19 +68,11 @@ internal sealed partial class StreamQueueBalancer(
         }
     }
 
-    /// <summary>Simulates a crash (test clusters): agents stop at once, with no flush and no checkpoint.</summary>
-    internal void Kill()
+    public void Kill()
     {
         _stopping.Cancel();
         _subscription?.Dispose();
-        lock (_agents)
-        {
-            foreach (var (agent, _, stop) in _agents.Values)
-            {
-                agent.Kill();
-                stop.Cancel();
-            }
-        }
+        agents.KillAll();
     }
 
     private async Task RebalanceAsync(bool refreshQueues)
@@ -122,16 +94,11 @@ internal sealed partial class StreamQueueBalancer(
             var owned = view.IsActive(membership.LocalSilo)
                 ? _queues.Where(q => RendezvousHashing.PickOwner(q.StableHash, view.ActiveSilos) == membership.LocalSilo).ToHashSet()
                 : [];
-            await StopAgentsAsync(_agents.Keys.Where(q => !owned.Contains(q)).ToList());
-            foreach (var queue in owned.Where(q => !_agents.ContainsKey(q)))
+            agents.CollectFinished();
+            await agents.StopAsync(agents.Queues.Where(q => !owned.Contains(q)));
+            foreach (var queue in owned.Where(q => !agents.Contains(q)))
             {
-                var agent = new PullingAgent(queue, provider, invoker.References, loggerFactory.CreateLogger<PullingAgent>());
-                var stop = new CancellationTokenSource();
-                var run = Task.Run(() => agent.RunAsync(stop.Token));
-                lock (_agents)
-                {
-                    _agents[queue] = (agent, run, stop);
-                }
+                agents.Start(queue, provider.Checkpointer);
             }
 
             LogOwnership(provider.Name, owned.Count, _queues.Count);
@@ -142,35 +109,34 @@ internal sealed partial class StreamQueueBalancer(
         }
     }
 
-    private async Task StopAgentsAsync(IReadOnlyList<QueueId> queues)
-    {
-        var stopping = new List<Task>();
-        foreach (var queue in queues)
-        {
-            var (_, run, stop) = _agents[queue];
-            stop.Cancel();
-            stopping.Add(run.ContinueWith(t =>
-            {
-                if (t.Exception is { } error)
-                {
-                    LogAgentFailed(error.InnerException ?? error, queue);
-                }
-            }, TaskScheduler.Default));
-            lock (_agents)
-            {
-                _agents.Remove(queue);
-            }
-        }
-
-        await Task.WhenAll(stopping);
-    }
-
     [LoggerMessage(Level = LogLevel.Information, Message = "Stream provider {Provider}: this silo reads {Owned} of {Total} queues")]
     private partial void LogOwnership(string provider, int owned, int total);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Stream provider {Provider}: rebalancing failed")]
     private partial void LogRebalanceFailed(Exception exception, string provider);
+}
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Pulling agent for {Queue} failed")]
-    private partial void LogAgentFailed(Exception exception, QueueId queue);
+/// <summary>Runs an action every interval until cancelled; a failed run is reported and the loop goes on.</summary>
+internal static class PeriodicLoop
+{
+    public static Task Run(TimeSpan interval, TimeProvider time, CancellationToken stopping, Func<Task> action, Action<Exception> onFailure) =>
+        Task.Run(async () =>
+        {
+            while (!stopping.IsCancellationRequested)
+            {
+                try
+                {
+                    await Task.Delay(interval, time, stopping);
+                    await action();
+                }
+                catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+                {
+                    return;
+                }
+                catch (Exception exception)
+                {
+                    onFailure(exception);
+                }
+            }
+        });
 }

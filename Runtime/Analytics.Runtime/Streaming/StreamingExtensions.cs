@@ -1,6 +1,7 @@
 using Analytics.Runtime.Hosting;
 using Analytics.Runtime.Invocation;
 using Analytics.Runtime.Membership;
+using Analytics.Runtime.Streaming.Leases;
 using Analytics.Runtime.Streaming.LocalLog;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -72,13 +73,41 @@ public static class StreamingExtensions
                 sp.GetRequiredService<TimeProvider>());
         });
         services.AddKeyedSingleton<IStreamProvider>(name, (sp, key) => sp.GetRequiredKeyedService<StreamProviderRuntime>(key));
-        services.AddKeyedSingleton(name, (sp, key) => new StreamQueueBalancer(
-            sp.GetRequiredKeyedService<StreamProviderRuntime>(key),
-            sp.GetRequiredService<IMembershipViewProvider>(),
-            sp.GetRequiredService<IGrainCallInvoker>(),
-            sp.GetRequiredService<ILoggerFactory>()));
-        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredKeyedService<StreamQueueBalancer>(name));
+        services.AddKeyedSingleton<IQueueBalancer>(name, (sp, key) =>
+        {
+            var runtime = sp.GetRequiredKeyedService<StreamProviderRuntime>(key);
+            var agents = new PullingAgentSet(runtime, sp.GetRequiredService<IGrainCallInvoker>(), sp.GetRequiredService<ILoggerFactory>());
+            return sp.GetKeyedService<IQueueLeaseTable>(key) is { } leases
+                ? new LeaseQueueBalancer(
+                    runtime,
+                    agents,
+                    leases,
+                    sp.GetRequiredService<IOptionsMonitor<LeaseBalancerOptions>>().Get(name),
+                    sp.GetRequiredService<LocalSiloDetails>(),
+                    sp.GetRequiredService<ILogger<LeaseQueueBalancer>>())
+                : new StreamQueueBalancer(runtime, agents, sp.GetRequiredService<IMembershipViewProvider>(), sp.GetRequiredService<ILogger<StreamQueueBalancer>>());
+        });
+        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredKeyedService<IQueueBalancer>(name));
         services.AddSingleton(new StreamProviderName(name));
+        return builder;
+    }
+
+    /// <summary>
+    /// Balances the provider's queues through a lease table (Kinesis Client Library style) instead
+    /// of rendezvous hashing over the membership view: checkpoints then live in the lease rows,
+    /// written only by the lease's owner, and closed queues hand over to the queues continuing them.
+    /// </summary>
+    public static ISiloBuilder UseLeaseBalancing(this ISiloBuilder builder, string providerName, Func<IServiceProvider, IQueueLeaseTable> leases, Action<LeaseBalancerOptions>? configure = null)
+    {
+        var services = builder.Services;
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<LeaseBalancerOptions>, LeaseBalancerOptionsValidator>());
+        var options = services.AddOptions<LeaseBalancerOptions>(providerName).ValidateOnStart();
+        if (configure is not null)
+        {
+            options.Configure(configure);
+        }
+
+        services.AddKeyedSingleton(providerName, (sp, _) => leases(sp));
         return builder;
     }
 
@@ -96,7 +125,7 @@ public static class StreamingExtensions
     /// <summary>Pulling statistics of every queue this silo reads, per provider.</summary>
     public static IEnumerable<(string Provider, QueueId Queue, QueueAgentStatistics Statistics)> GetPullingAgents(this IServiceProvider services) =>
         services.GetServices<StreamProviderName>().SelectMany(p =>
-            services.GetRequiredKeyedService<StreamQueueBalancer>(p.Name).Agents.Select(a => (p.Name, a.Queue, a.Statistics)));
+            services.GetRequiredKeyedService<IQueueBalancer>(p.Name).Agents.Select(a => (p.Name, a.Queue, a.Statistics)));
 }
 
 /// <summary>Lists registered providers, so that diagnostics can enumerate them.</summary>

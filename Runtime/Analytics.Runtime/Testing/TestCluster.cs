@@ -139,7 +139,7 @@ public sealed class TestCluster : IAsyncDisposable
         services.GetRequiredService<Catalog>().Kill();
         foreach (var provider in services.GetServices<StreamProviderName>())
         {
-            services.GetRequiredKeyedService<StreamQueueBalancer>(provider.Name).Kill();
+            services.GetRequiredKeyedService<IQueueBalancer>(provider.Name).Kill();
         }
 
         services.GetRequiredService<MembershipAgent>().Dispose();
