@@ -19,7 +19,21 @@ try
 
     var app = builder.Build();
     app.UseAnalyticsApi();
-    await app.RunAsync();
+    try
+    {
+        await app.StartAsync();
+    }
+    catch (Exception exception) when (exception is not OptionsValidationException)
+    {
+        // The silo could not start (a stream that does not exist, an endpoint that does not answer):
+        // say why in one line, and exit with a code that tells it from a configuration mistake.
+        await Console.Error.WriteLineAsync($"error: the silo could not start: {exception.GetBaseException().Message}");
+        await app.DisposeAsync();
+        return 3;
+    }
+
+    await app.WaitForShutdownAsync();
+    await app.DisposeAsync();
     return 0;
 }
 catch (OptionsValidationException exception)

@@ -51,6 +51,7 @@ public static class AnalyticsCli
         Examples:
           analytics send --rate 2000 --duration 1m          simulate 100 devices for a minute
           analytics replay events.ndjson                    post a file of events in batches
+          analytics send --kinesis events --kpl             put events straight into a Kinesis stream
           analytics query metrics                           list the metrics seen so far
           analytics query stats temperature --window 15m    aggregates of the last 15 minutes
           analytics query top temperature --by max --k 5    the five hottest sources
@@ -120,6 +121,12 @@ public static class AnalyticsCli
             {
                 await env.Error.WriteLineAsync($"error: {ex.Message}").ConfigureAwait(false);
                 return ExitCodes.Usage;
+            }
+            catch (Kinesis.KinesisProducerException ex)
+            {
+                // Its message is complete: which stream, which endpoint, what to do.
+                await env.Error.WriteLineAsync(ex.Message).ConfigureAwait(false);
+                return ExitCodes.Failed;
             }
             catch (AnalyticsApiException ex) when (ex.StatusCode == HttpStatusCode.BadRequest)
             {

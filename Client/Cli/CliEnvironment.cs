@@ -1,4 +1,6 @@
+using Amazon.Runtime;
 using Analytics.Client.Sending;
+using Analytics.Runtime.Aws.Kinesis;
 
 namespace Analytics.Client.Cli;
 
@@ -36,6 +38,16 @@ public sealed class CliEnvironment
     /// the HTTP client the sink would otherwise use.
     /// </summary>
     public Func<AnalyticsHttpClient, IEventSink>? CreateSink { get; init; }
+
+    /// <summary>
+    /// Makes the Kinesis client of <c>--kinesis</c> (tests pass a fake HTTP handler). Null
+    /// credentials mean the client's default AWS chain.
+    /// </summary>
+    public Func<KinesisClientOptions, AWSCredentials?, KinesisClient> CreateKinesisClient { get; init; } =
+        (options, credentials) => new KinesisClient(options, credentials);
+
+    /// <summary>How long <c>--kinesis</c> re-sends a PutRecords call's failed entries before giving up.</summary>
+    public TimeSpan KinesisPutRetryTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
     /// <summary>Now, for relative times such as <c>--from 15m</c>.</summary>
     public Func<DateTimeOffset> UtcNow { get; init; } = () => DateTimeOffset.UtcNow;

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Runtime.ExceptionServices;
+using Analytics.Client.Kinesis;
 using Analytics.Client.Replay;
 
 namespace Analytics.Client.Cli;
@@ -32,14 +33,33 @@ internal static class ReplayCommand
             DefaultValueFactory = _ => 100,
         }.InRange(0, int.MaxValue);
         var noProgress = CliOptions.NoProgress();
+        var concurrency = new Option<int>("--concurrency")
+        {
+            Description = "With --kinesis: most PutRecords calls in flight at once (split by source, so each source's events stay in order).",
+            HelpName = "n",
+            DefaultValueFactory = _ => 4,
+        }.InRange(1, 64);
+        var kinesis = KinesisCliOptions.Create(env);
 
         var command = new Command("replay", "Post the events of a file in batches, and report each rejected event by its line number.")
         {
-            file, batch, format, maxErrors, noProgress,
+            file, batch, format, maxErrors, noProgress, concurrency,
         };
+        kinesis.AddTo(command);
 
         command.SetHandler(env, url, async context =>
         {
+            kinesis.CheckUsage(context);
+            if (!kinesis.IsEnabled(context) && context.Parse.GetResult(concurrency) is { Implicit: false })
+            {
+                throw new UsageException("--concurrency needs --kinesis <stream> (replay posts one batch at a time)");
+            }
+
+            if (kinesis.IsEnabled(context) && context.Get(batch) > Runtime.Aws.Kinesis.KinesisLimits.MaxPutRecordsCount)
+            {
+                throw new UsageException($"--batch is the records per PutRecords call with --kinesis, at most {Runtime.Aws.Kinesis.KinesisLimits.MaxPutRecordsCount}");
+            }
+
             string path = context.Get(file);
             ReplayFormat replayFormat = context.Get(format) switch
             {
@@ -51,13 +71,35 @@ internal static class ReplayCommand
             Stream stream = Open(context, path);
             using var reader = new ReplayReader(stream, replayFormat);
             using AnalyticsHttpClient client = context.CreateClient();
-            var runner = new ReplayRunner(client, reader, new ReplayOptions { BatchSize = context.Get(batch) });
+            await using KinesisEventProducer? producer = kinesis.IsEnabled(context)
+                ? kinesis.CreateProducer(context, context.Get(concurrency), context.Get(batch))
+                : null;
+            IReplayRunner runner;
+            if (producer is null)
+            {
+                runner = new ReplayRunner(client, reader, new ReplayOptions { BatchSize = context.Get(batch) });
+            }
+            else
+            {
+                await producer.CheckStreamAsync(context.Cancellation).ConfigureAwait(false);
+
+                // One hand-over fills a PutRecords call of --batch records per lane.
+                int lanes = producer.Options.Concurrency;
+                runner = new KinesisReplayRunner(
+                    producer,
+                    reader,
+                    new ReplayOptions { BatchSize = context.Get(batch) * lanes, MaxBatchBytes = (long)producer.Options.MaxBytesPerCall * lanes },
+                    () => context.Env.UtcNow().ToUnixTimeMilliseconds());
+            }
+
             string name = path == "-" ? "standard input" : path;
 
             ReplaySummary? summary = null;
             ReplayFormatException? broken = null;
             Exception? failure = null;
-            await using (ProgressLine.Start(!context.Get(noProgress) && context.Env.Interactive, context.Env, () => Render(runner.Progress)))
+            await using (ProgressLine.Start(!context.Get(noProgress) && context.Env.Interactive, context.Env, () => producer is null
+                ? Render(runner.Progress)
+                : Render(runner.Progress) + "  " + KinesisCliOptions.Render(producer.Stats)))
             {
                 try
                 {
@@ -67,7 +109,7 @@ internal static class ReplayCommand
                 {
                     broken = ex;
                 }
-                catch (Exception ex) when (ex is HttpRequestException or AnalyticsApiException or TimeoutException)
+                catch (Exception ex) when (ex is HttpRequestException or AnalyticsApiException or TimeoutException or KinesisProducerException)
                 {
                     failure = ex; // reported by the handler, after the summary of what was done
                 }
@@ -82,6 +124,7 @@ internal static class ReplayCommand
             await context.Out.WriteLineAsync(
                 $"replayed {Fmt.Plural(p.Sent, "event", "events")} from {name} ({Fmt.Plural(p.LinesRead, "line", "lines")}, {Fmt.Bytes(p.BytesRead)}) in {Fmt.Seconds(p.Elapsed)}: " +
                 $"{p.Accepted} accepted, {p.Rejected} rejected, {Fmt.Plural(p.Batches, "batch", "batches")}" +
+                (producer is null ? string.Empty : $" to {producer.Description} ({KinesisCliOptions.Summary(producer.Stats)})") +
                 (summary?.Interrupted == true ? " (interrupted)" : string.Empty)).ConfigureAwait(false);
 
             if (failure is not null)

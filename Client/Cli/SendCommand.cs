@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Analytics.Client.Kinesis;
 using Analytics.Client.Sending;
 using Analytics.Events;
 
@@ -85,11 +86,13 @@ internal static class SendCommand
             DefaultValueFactory = _ => "dev-",
         };
         var noProgress = CliOptions.NoProgress();
+        var kinesis = KinesisCliOptions.Create(env);
 
         var command = new Command("send", "Simulate devices: send realistic readings at a steady rate, with a progress bar and a summary.")
         {
             rate, sources, metrics, duration, count, batch, concurrency, seed, lateFraction, lateBy, duplicateFraction, jitter, prefix, noProgress,
         };
+        kinesis.AddTo(command);
 
         command.SetHandler(env, url, async context =>
         {
@@ -113,6 +116,12 @@ internal static class SendCommand
                 Concurrency = context.Get(concurrency),
             };
 
+            kinesis.CheckUsage(context);
+            if (kinesis.IsEnabled(context) && sendOptions.BatchSize > Runtime.Aws.Kinesis.KinesisLimits.MaxPutRecordsCount)
+            {
+                throw new UsageException($"--batch is the records per PutRecords call with --kinesis, at most {Runtime.Aws.Kinesis.KinesisLimits.MaxPutRecordsCount}");
+            }
+
             DeviceSimulator simulator;
             try
             {
@@ -129,24 +138,54 @@ internal static class SendCommand
                 throw new UsageException("--duration × --rate is less than one event; send for longer or faster");
             }
 
-            return await RunAsync(context, simulator, sendOptions, !context.Get(noProgress)).ConfigureAwait(false);
+            return kinesis.IsEnabled(context)
+                ? await RunKinesisAsync(context, kinesis, simulator, sendOptions, !context.Get(noProgress)).ConfigureAwait(false)
+                : await RunAsync(context, CreateSink(context), simulator, sendOptions, !context.Get(noProgress)).ConfigureAwait(false);
         });
         return command;
     }
 
-    /// <summary>
-    /// The sink events go to: the HTTP API of <c>--url</c>. A Kinesis producer is meant to plug
-    /// in here (<c>send --kinesis</c>), behind the same <see cref="IEventSink"/>.
-    /// </summary>
+    /// <summary>The sink events go to without <c>--kinesis</c>: the HTTP API of <c>--url</c>.</summary>
     private static IEventSink CreateSink(CommandContext context)
     {
         AnalyticsHttpClient client = context.CreateClient();
         return context.Env.CreateSink is { } custom ? custom(client) : new HttpEventSink(client, ownsClient: true);
     }
 
-    private static async Task<int> RunAsync(CommandContext context, DeviceSimulator simulator, SendOptions options, bool progress)
+    /// <summary>
+    /// <c>send --kinesis</c>: the same simulator and pacing, into a <see cref="KinesisEventProducer"/>.
+    /// </summary>
+    private static async Task<int> RunKinesisAsync(CommandContext context, KinesisCliOptions kinesis, DeviceSimulator simulator, SendOptions options, bool progress)
     {
-        await using IEventSink sink = CreateSink(context);
+        KinesisEventProducer producer = kinesis.CreateProducer(context, options.Concurrency, options.BatchSize);
+        try
+        {
+            await producer.CheckStreamAsync(context.Cancellation).ConfigureAwait(false);
+        }
+        catch (KinesisProducerException ex)
+        {
+            await producer.DisposeAsync().ConfigureAwait(false);
+            return await Fail(context, ex.Message).ConfigureAwait(false);
+        }
+
+        // The producer runs --concurrency PutRecords calls at once itself, split by source so that
+        // each source's events stay in order; the sender must therefore hand it one batch at a
+        // time, of --batch events per lane.
+        var handOver = new SendOptions
+        {
+            Rate = options.Rate,
+            Count = options.Count,
+            Duration = options.Duration,
+            BatchSize = (int)Math.Min(100_000L, (long)options.BatchSize * options.Concurrency),
+            Concurrency = 1,
+            MaxLinger = options.MaxLinger,
+        };
+        return await RunAsync(context, producer, simulator, handOver, progress, producer).ConfigureAwait(false);
+    }
+
+    private static async Task<int> RunAsync(CommandContext context, IEventSink eventSink, DeviceSimulator simulator, SendOptions options, bool progress, KinesisEventProducer? producer = null)
+    {
+        await using IEventSink sink = eventSink;
         var sender = new EventSender(sink, simulator, options, context.Env.CreateClock());
         long limit = options.Limit;
         string what = limit == long.MaxValue ? "events until Ctrl+C" : Fmt.Plural(limit, "event", "events");
@@ -154,15 +193,20 @@ internal static class SendCommand
             $"sending {what} at {Fmt.Rate(options.Rate)} events/s to {sink.Description} (seed {simulator.Seed})").ConfigureAwait(false);
 
         SendSummary summary;
-        await using (ProgressLine.Start(progress && context.Env.Interactive, context.Env, () => Render(sender.Progress, options.Rate)))
+        await using (ProgressLine.Start(progress && context.Env.Interactive, context.Env, () => producer is null
+            ? Render(sender.Progress, options.Rate)
+            : Render(WithKinesis(sender.Progress, producer.Stats), options.Rate) + "  " + KinesisCliOptions.Render(producer.Stats)))
         {
             summary = await sender.RunAsync(context.Cancellation).ConfigureAwait(false);
         }
 
-        SendProgress p = summary.Progress;
+        SendProgress p = producer is null ? summary.Progress : WithKinesis(summary.Progress, producer.Stats);
+        string counts = producer is null
+            ? $"{p.Accepted} accepted, {p.Rejected} rejected, {Fmt.Plural(p.Batches, "batch", "batches")}"
+            : KinesisCliOptions.Summary(producer.Stats);
         await context.Out.WriteLineAsync(
             $"sent {Fmt.Plural(p.Sent, "event", "events")} in {Fmt.Seconds(p.Elapsed)} ({Fmt.Rate(p.AchievedRate)} events/s) to {sink.Description}: " +
-            $"{p.Accepted} accepted, {p.Rejected} rejected, {Fmt.Plural(p.Batches, "batch", "batches")}; " +
+            $"{counts}; " +
             $"{summary.Duplicates} duplicates, {summary.Late} late; seed {simulator.Seed}" +
             (summary.Interrupted ? " (interrupted)" : string.Empty)).ConfigureAwait(false);
 
@@ -179,6 +223,7 @@ internal static class SendCommand
 
         return summary.Failure switch
         {
+            KinesisProducerException ex => await Fail(context, ex.Message).ConfigureAwait(false),
             HttpRequestException ex => await Fail(context, AnalyticsCli.UnreachableMessage(context.Url, ex)).ConfigureAwait(false),
             AnalyticsIngestException { IsPayloadTooLarge: true } ex =>
                 await Fail(context, $"error: a batch was refused as too large: {ex.Error} Use a smaller --batch.").ConfigureAwait(false),
@@ -195,6 +240,10 @@ internal static class SendCommand
         await context.Err.WriteLineAsync(message).ConfigureAwait(false);
         return ExitCodes.Failed;
     }
+
+    /// <summary>A run's counters with what Kinesis accepted as sent: a batch handed over counts only once its records are in the stream.</summary>
+    private static SendProgress WithKinesis(SendProgress p, KinesisProducerStats s) =>
+        p with { Sent = s.Events, Accepted = s.Events, Rejected = s.Rejected, Batches = s.Batches };
 
     internal static string Render(SendProgress p, double rate)
     {

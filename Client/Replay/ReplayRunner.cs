@@ -38,6 +38,16 @@ public sealed record ReplaySummary(
     IReadOnlyList<UnlistedRejections> Unlisted,
     bool Interrupted);
 
+/// <summary>Replays a file somewhere: the HTTP API (<see cref="ReplayRunner"/>) or a Kinesis stream.</summary>
+public interface IReplayRunner
+{
+    /// <summary>The counters now; safe to read while the replay runs.</summary>
+    ReplayProgress Progress { get; }
+
+    /// <summary>Replays the whole file; cancelling stops before the next batch.</summary>
+    Task<ReplaySummary> RunAsync(CancellationToken stop = default);
+}
+
 /// <summary>
 /// Posts the events of a <see cref="ReplayReader"/> in batches and maps the server's rejections
 /// (error index <c>i</c> of a batch) back to the file's line numbers.
@@ -48,7 +58,7 @@ public sealed record ReplaySummary(
 /// reported as a rejected line with the server's message. So one bad or oversized event never
 /// costs its neighbours.
 /// </remarks>
-public sealed class ReplayRunner
+public sealed class ReplayRunner : IReplayRunner
 {
     private readonly AnalyticsHttpClient _client;
     private readonly ReplayReader _reader;

@@ -6,7 +6,7 @@ namespace Analytics.Silo.Api;
 /// <summary>
 /// Turns every failure into the contract's {"error": "..."} with a fitting status, and never sends
 /// a stack trace: 400 for arguments a grain refused, 503 when a silo is unavailable, 504 on a
-/// grain call timeout, 500 otherwise (with a trace id to find it in the log).
+/// grain call timeout or when the event stream refused a batch, 500 otherwise (with a trace id to find it in the log).
 /// </summary>
 public static partial class ApiErrorHandling
 {
@@ -21,6 +21,10 @@ public static partial class ApiErrorHandling
                 ArgumentException argument => (StatusCodes.Status400BadRequest, argument.Message),
                 SiloUnavailableException unavailable => (StatusCodes.Status503ServiceUnavailable, unavailable.Message + " Retry shortly."),
                 GrainCallTimeoutException timeout => (StatusCodes.Status504GatewayTimeout, timeout.Message),
+                // The event stream (Kinesis) did not take every event in time: some may be stored, so
+                // the client retries the whole batch; events keep their ids, so none counts twice.
+                TimeoutException or Runtime.Aws.Kinesis.KinesisException => (StatusCodes.Status503ServiceUnavailable,
+                    $"The event stream did not accept every event: {exception.Message} Retry the batch with the same event ids; duplicates count once."),
                 OperationCanceledException when context.RequestAborted.IsCancellationRequested => (499, "The client closed the request."),
                 _ => (StatusCodes.Status500InternalServerError, $"Internal error (trace id {context.TraceIdentifier}); the silo's log has the details."),
             };

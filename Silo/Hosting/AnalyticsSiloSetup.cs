@@ -1,5 +1,8 @@
+using Amazon.DynamoDBv2;
 using Analytics.Events;
 using Analytics.Grains;
+using Analytics.Runtime.Aws.DynamoDB;
+using Analytics.Runtime.Aws.Kinesis;
 using Analytics.Runtime.Hosting;
 using Analytics.Runtime.Persistence;
 using Analytics.Runtime.Streaming;
@@ -27,14 +30,6 @@ public static class AnalyticsSiloSetup
         // ECS waits 30 s after SIGTERM before it kills the task; finish within that.
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(25));
 
-        if (!string.IsNullOrEmpty(configuration["Kinesis:StreamName"]))
-        {
-            throw new OptionsValidationException("Kinesis:StreamName", typeof(string), [
-                "Kinesis:StreamName is set, but this build has no Kinesis adapter yet (it arrives with the AWS work). Unset it to run in embedded mode."]);
-        }
-
-        var embedded = configuration.GetSection(EmbeddedOptions.Section).Get<EmbeddedOptions>() ?? new EmbeddedOptions();
-        var dataPath = Path.GetFullPath(embedded.DataPath);
         builder.Services.Configure<SiloOptions>(o =>
         {
             o.ClusterId = configuration["Cluster:Id"] ?? o.ClusterId;
@@ -44,17 +39,19 @@ public static class AnalyticsSiloSetup
             o.Zone = configuration["Silo:Zone"] ?? o.Zone;
         });
 
+        // Kinesis:StreamName chooses the mode: events in Kinesis and state in DynamoDB, or both on local disk.
+        var aws = !string.IsNullOrEmpty(configuration["Kinesis:StreamName"]);
         builder.UseSilo(silo =>
         {
-            silo.AddSqliteGrainStorage(AnalyticsStreams.Storage, o =>
+            if (aws)
             {
-                o.FilePath = Path.Combine(dataPath, "grain-state.db");
-                configuration.GetSection("Storage").Bind(o);
-            });
-            silo.AddLocalLogStreams(
-                AnalyticsStreams.Provider,
-                new LocalLogOptions { DataPath = Path.Combine(dataPath, "log"), Partitions = embedded.Partitions },
-                o => configuration.GetSection("Streams").Bind(o));
+                silo.AddAwsStreamsAndStorage(configuration);
+            }
+            else
+            {
+                silo.AddEmbeddedStreamsAndStorage(configuration);
+            }
+
             silo.AddAnalytics(o => configuration.GetSection("Analytics").Bind(o));
         });
 
@@ -69,6 +66,43 @@ public static class AnalyticsSiloSetup
         builder.Services.AddOpenApi();
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.NumberHandling = ApiJson.Options.NumberHandling);
         return builder;
+    }
+
+    /// <summary>Embedded mode: the durable local log and SQLite state under Embedded:DataPath.</summary>
+    private static void AddEmbeddedStreamsAndStorage(this ISiloBuilder silo, IConfiguration configuration)
+    {
+        var embedded = configuration.GetSection(EmbeddedOptions.Section).Get<EmbeddedOptions>() ?? new EmbeddedOptions();
+        var dataPath = Path.GetFullPath(embedded.DataPath);
+        silo.AddSqliteGrainStorage(AnalyticsStreams.Storage, o =>
+        {
+            o.FilePath = Path.Combine(dataPath, "grain-state.db");
+            configuration.GetSection("Storage").Bind(o);
+        });
+        silo.AddLocalLogStreams(
+            AnalyticsStreams.Provider,
+            new LocalLogOptions { DataPath = Path.Combine(dataPath, "log"), Partitions = embedded.Partitions },
+            o => configuration.GetSection("Streams").Bind(o));
+    }
+
+    /// <summary>
+    /// AWS mode: events in the Kinesis stream Kinesis:StreamName, read by shard leases in DynamoDB
+    /// that also hold the checkpoints; grain state and dead letters in DynamoDB too. Tables are
+    /// created at start-up unless DynamoDB:CreateTables is false; the stream must exist.
+    /// </summary>
+    private static void AddAwsStreamsAndStorage(this ISiloBuilder silo, IConfiguration configuration)
+    {
+        silo.Services.AddKinesisClient(configuration);
+        silo.Services.AddDynamoDB(configuration);
+        var kinesis = new KinesisStreamOptions { Namespace = AnalyticsStreams.Namespace };
+        configuration.GetSection("Kinesis").Bind(kinesis);
+        silo.AddDynamoDBGrainStorage(AnalyticsStreams.Storage, o => configuration.GetSection("Storage").Bind(o));
+        silo.AddKinesisStreams(
+            AnalyticsStreams.Provider,
+            kinesis,
+            sp => new DynamoDBQueueLeaseTable(sp.GetRequiredService<IAmazonDynamoDB>(), sp.GetRequiredService<IOptions<DynamoDBOptions>>().Value),
+            sp => new DynamoDBDeadLetterStore(sp.GetRequiredService<IAmazonDynamoDB>(), sp.GetRequiredService<IOptions<DynamoDBOptions>>().Value, AnalyticsStreams.Provider),
+            o => configuration.GetSection("Streams").Bind(o),
+            o => configuration.GetSection("Leases").Bind(o));
     }
 
     public static WebApplication UseAnalyticsApi(this WebApplication app)

@@ -1,5 +1,7 @@
+using Amazon.Runtime;
 using Analytics.Client.Cli;
 using Analytics.Client.Sending;
+using Analytics.Runtime.Aws.Kinesis;
 
 namespace Analytics.Client.Tests;
 
@@ -30,6 +32,8 @@ public static class CliHost
             CreateClock = options.Clock ?? (() => new SystemSendClock()),
             CreateSink = options.Sink,
             UtcNow = options.Now ?? (() => DateTimeOffset.UtcNow),
+            CreateKinesisClient = options.Kinesis ?? ((o, c) => new KinesisClient(o, c)),
+            KinesisPutRetryTimeout = options.KinesisPutRetryTimeout,
         };
         int code = await AnalyticsCli.RunAsync(args, env, options.Cancellation);
         return new CliResult(code, output.ToString(), error.ToString());
@@ -46,5 +50,10 @@ public static class CliHost
         public Func<DateTimeOffset>? Now { get; init; }
 
         public CancellationToken Cancellation { get; init; }
+
+        /// <summary>Makes the client of <c>--kinesis</c>; a fake handler's client in unit tests.</summary>
+        public Func<KinesisClientOptions, AWSCredentials?, KinesisClient>? Kinesis { get; init; }
+
+        public TimeSpan KinesisPutRetryTimeout { get; init; } = TimeSpan.FromSeconds(60);
     }
 }

@@ -4,6 +4,7 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using static Analytics.EndToEnd.Tests.SiloApi;
 
 namespace Analytics.EndToEnd.Tests;
 
@@ -22,73 +23,6 @@ public sealed class EmbeddedSiloTests : IDisposable
         {
             Directory.Delete(_data, recursive: true);
         }
-    }
-
-    private sealed record Sent(string Source, string Metric, double Value, long Timestamp, string? Id);
-
-    private static string Iso(long ms) => DateTimeOffset.FromUnixTimeMilliseconds(ms).ToString("yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture);
-
-    private static string Json(Sent e) =>
-        $"{{\"source\":\"{e.Source}\",\"metric\":\"{e.Metric}\",\"value\":{e.Value.ToString("R", CultureInfo.InvariantCulture)},\"timestamp\":\"{Iso(e.Timestamp)}\"{(e.Id is null ? "" : $",\"id\":\"{e.Id}\"")}}}";
-
-    private static async Task<JsonObject> PostAsync(SiloProcess silo, IEnumerable<string> elements, HttpStatusCode expected = HttpStatusCode.Accepted)
-    {
-        using var response = await silo.Http.PostAsync("/api/events", new StringContent("[" + string.Join(",", elements) + "]", Encoding.UTF8, "application/json"));
-        var body = await response.Content.ReadAsStringAsync();
-        Assert.True(response.StatusCode == expected, $"expected {expected}, got {(int)response.StatusCode}: {body}");
-        return JsonNode.Parse(body)!.AsObject();
-    }
-
-    private static async Task<JsonObject?> GetAsync(SiloProcess silo, string path)
-    {
-        using var response = await silo.Http.GetAsync(path);
-        if (response.StatusCode == HttpStatusCode.NotFound)
-        {
-            return null;
-        }
-
-        var body = await response.Content.ReadAsStringAsync();
-        Assert.True(response.IsSuccessStatusCode, $"GET {path}: {(int)response.StatusCode} {body}");
-        return JsonNode.Parse(body)!.AsObject();
-    }
-
-    private static async Task<JsonObject> StatsWhenCountReachesAsync(SiloProcess silo, string metric, long count)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        JsonObject? stats = null;
-        while (DateTime.UtcNow < deadline)
-        {
-            stats = await GetAsync(silo, $"/api/metrics/{metric}/stats?window=1h");
-            if (stats is not null && (long)stats["count"]! >= count)
-            {
-                // Give a replay the chance to count something twice before we look.
-                await Task.Delay(1500);
-                return (await GetAsync(silo, $"/api/metrics/{metric}/stats?window=1h"))!;
-            }
-
-            await Task.Delay(100);
-        }
-
-        throw new Xunit.Sdk.XunitException($"{metric} never reached count {count}; last stats: {stats?.ToJsonString()}\n{silo.Output}");
-    }
-
-    private static void AssertStats(JsonObject stats, IReadOnlyList<Sent> accepted, int late, int distinct)
-    {
-        var values = accepted.Select(e => e.Value).Order().ToList();
-        Assert.Equal(values.Count, (long)stats["count"]!);
-        Assert.Equal(values.Sum(), (double)stats["sum"]!);
-        Assert.Equal(values[0], (double)stats["min"]!);
-        Assert.Equal(values[^1], (double)stats["max"]!);
-        Assert.Equal(values.Sum() / values.Count, (double)stats["mean"]!, 9);
-        foreach (var (name, q) in new[] { ("p50", 0.5), ("p90", 0.9), ("p95", 0.95), ("p99", 0.99) })
-        {
-            var truth = values[(int)Math.Floor(q * (values.Count - 1))];
-            var reported = (double)stats[name]!;
-            Assert.True(Math.Abs(reported - truth) <= 0.01 * Math.Abs(truth) + 1e-9, $"{name}: reported {reported}, true {truth}");
-        }
-
-        Assert.Equal(distinct, (long)stats["distinctSources"]!);
-        Assert.Equal(late, (long)stats["late"]!);
     }
 
     [Fact]

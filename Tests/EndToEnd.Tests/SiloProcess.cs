@@ -40,7 +40,11 @@ public sealed class SiloProcess : IAsyncDisposable
         }
     }
 
-    public static async Task<SiloProcess> StartAsync(string dataPath, params string[] extraArguments)
+    public static Task<SiloProcess> StartAsync(string dataPath, params string[] extraArguments) =>
+        StartAsync(dataPath, new Dictionary<string, string>(), extraArguments);
+
+    /// <param name="environment">Extra environment variables (AWS credentials for the emulators, say).</param>
+    public static async Task<SiloProcess> StartAsync(string dataPath, IReadOnlyDictionary<string, string> environment, IEnumerable<string> extraArguments)
     {
         var port = FreePort();
         var start = new ProcessStartInfo("dotnet")
@@ -57,6 +61,11 @@ public sealed class SiloProcess : IAsyncDisposable
         start.Environment["Logging__LogLevel__Default"] = "Warning";
         start.Environment["Logging__LogLevel__Analytics.Runtime.Hosting.SiloHostedService"] = "Information";
         start.Environment["Logging__Console__FormatterName"] = "simple";
+        foreach (var (name, value) in environment)
+        {
+            start.Environment[name] = value;
+        }
+
         var silo = new SiloProcess(Process.Start(start)!, port);
         await silo.WaitUntilReadyAsync();
         return silo;
@@ -133,7 +142,9 @@ public sealed class SiloProcess : IAsyncDisposable
         }
     }
 
-    private static int FreePort()
+    public bool HasExited => _process.HasExited;
+
+    internal static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();

@@ -1,0 +1,89 @@
+using System.Globalization;
+using System.Text;
+using Analytics.Aws.Tests;
+using Analytics.Runtime.Aws.Kinesis;
+using Analytics.Runtime.Streaming;
+
+namespace Analytics.EndToEnd.Tests;
+
+/// <summary>
+/// A silo process in AWS mode against the emulators: its own Kinesis stream and its own table
+/// prefix, so tests never share state. Restarting keeps both, as a replaced ECS task would.
+/// </summary>
+internal sealed class AwsSilo(EmulatorHost emulators, string stream, string tablePrefix, Uri? kinesisUrl = null, Uri? dynamoDbUrl = null)
+{
+    public string Stream => stream;
+
+    public string TablePrefix => tablePrefix;
+
+    /// <summary>Settings for fast tests: short leases and checkpoints, so that kills and reshards settle in seconds.</summary>
+    public Task<SiloProcess> StartAsync(params string[] extra) =>
+        SiloProcess.StartAsync(
+            Path.Combine(Path.GetTempPath(), "aws-silo-unused"),
+            new Dictionary<string, string>
+            {
+                ["AWS_ACCESS_KEY_ID"] = "test",
+                ["AWS_SECRET_ACCESS_KEY"] = "test",
+                ["Logging__LogLevel__Analytics.Runtime.Streaming"] = "Information",
+            },
+            [
+                $"--Kinesis:StreamName={stream}",
+                $"--Kinesis:ServiceUrl={kinesisUrl ?? emulators.KinesisUrl}",
+                $"--DynamoDB:ServiceUrl={dynamoDbUrl ?? emulators.DynamoDbUrl}",
+                $"--DynamoDB:TablePrefix={tablePrefix}",
+                "--AWS:Region=us-east-1",
+                "--Streams:CheckpointInterval=00:00:01",
+                "--Streams:QueueRefreshInterval=00:00:01",
+                "--Leases:LeaseDuration=00:00:03",
+                "--Leases:RenewInterval=00:00:00.500",
+                .. extra,
+            ]);
+
+    public static async Task<AwsSilo> CreateAsync(EmulatorHost emulators, KinesisClient kinesis, int shards, Uri? kinesisUrl = null, Uri? dynamoDbUrl = null)
+    {
+        var stream = EmulatorHost.UniqueName("e2e");
+        await kinesis.CreateStreamAsync(stream, shards);
+        await kinesis.WaitForStreamActiveAsync(stream, TimeSpan.FromSeconds(30));
+        return new AwsSilo(emulators, stream, EmulatorHost.UniqueName("t")[..14] + "-", kinesisUrl, dynamoDbUrl);
+    }
+}
+
+/// <summary>Puts events straight into Kinesis as producers do, in the contract's three record shapes, keyed by source.</summary>
+internal static class KinesisProducer
+{
+    public static async Task PutAsync(KinesisClient client, string stream, IReadOnlyList<SiloApi.Sent> events)
+    {
+        var adapter = new KinesisQueueAdapter("producer", client, new KinesisStreamOptions { StreamName = stream });
+        var records = new List<(StreamId, ReadOnlyMemory<byte>)>();
+        var shape = 0;
+        foreach (var group in events.Chunk(5).SelectMany(chunk => chunk.GroupBy(e => e.Source)))
+        {
+            var items = group.Select(SiloApi.Json).ToList();
+            // One event per record, a JSON array, or NDJSON: all three are valid record data.
+            var data = (shape++ % 3, items.Count) switch
+            {
+                (_, 1) or (0, _) => items.Select(i => i).ToList(),
+                (1, _) => ["[" + string.Join(",", items) + "]"],
+                _ => [string.Join("\n", items)],
+            };
+            records.AddRange(data.Select(d => (new StreamId("events", group.Key), (ReadOnlyMemory<byte>)Encoding.UTF8.GetBytes(d))));
+        }
+
+        await adapter.AppendAsync(records, CancellationToken.None);
+    }
+
+    /// <summary>Events with integer values (exact sums in any order) over sources and metrics, timestamps in the last two minutes.</summary>
+    public static List<SiloApi.Sent> Generate(int count, int sources, string[] metrics, int seed, string idPrefix)
+    {
+        var random = new Random(seed);
+        var now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        return Enumerable.Range(0, count)
+            .Select(n => new SiloApi.Sent(
+                $"dev-{n % sources:D4}",
+                metrics[n % metrics.Length],
+                random.Next(-1000, 1001),
+                now - random.Next(0, 120_000),
+                $"{idPrefix}-{n.ToString(CultureInfo.InvariantCulture)}"))
+            .ToList();
+    }
+}

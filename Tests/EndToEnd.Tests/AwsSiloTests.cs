@@ -1,0 +1,140 @@
+using System.Text;
+using System.Text.Json.Nodes;
+using Analytics.Aws.Tests;
+using Analytics.Runtime.Aws.Kinesis;
+using static Analytics.EndToEnd.Tests.SiloApi;
+
+namespace Analytics.EndToEnd.Tests;
+
+/// <summary>
+/// The production path over real processes: producers put events into Kinesis (kinesis-mock), a
+/// silo in AWS mode reads the shards through DynamoDB leases (dynalite) and keeps its state there,
+/// and every number read back over HTTP is exact: through a reshard, and through SIGKILLs.
+/// </summary>
+[Collection(EmulatorCollection.Name)]
+public sealed class AwsSiloTests(EmulatorHost emulators) : IDisposable
+{
+    private static readonly string[] Metrics = ["aws.temp", "aws.hum", "aws.load", "aws.volt"];
+    private readonly KinesisClient _kinesis = emulators.CreateKinesisClient();
+
+    public void Dispose() => _kinesis.Dispose();
+
+    [Fact]
+    public async Task A_hundred_thousand_events_from_a_thousand_sources_are_exact_with_producer_retries_and_a_poison_record()
+    {
+        var aws = await AwsSilo.CreateAsync(emulators, _kinesis, shards: 4);
+        var events = KinesisProducer.Generate(100_000, 1000, Metrics, seed: 11, "a");
+        await using var silo = await aws.StartAsync();
+
+        await KinesisProducer.PutAsync(_kinesis, aws.Stream, events);
+        // A producer that timed out re-sends a batch it had in fact written: same ids, counted once.
+        await KinesisProducer.PutAsync(_kinesis, aws.Stream, events.Take(5000).ToList());
+        await _kinesis.PutRecordsAsync(aws.Stream, [new PutRecordsEntry(Encoding.UTF8.GetBytes("{\"source\": \"dev-0001\", oops"), "dev-0001")]);
+
+        await AssertExactAsync(silo, events);
+
+        // The poison record is kept with its shard, sequence number and reason; the shard went on.
+        var letters = (await GetAsync(silo, "/api/dead-letters"))!;
+        Assert.Equal(1, (long)letters["count"]!);
+        var letter = letters["letters"]![0]!;
+        Assert.StartsWith("events:shardId-", (string)letter["queue"]!);
+        Assert.False(string.IsNullOrEmpty((string)letter["sequence"]!));
+        Assert.Contains("oops", (string)letter["data"]!);
+        Assert.False(string.IsNullOrEmpty((string)letter["reason"]!));
+    }
+
+    [Fact]
+    public async Task A_split_and_a_merge_halfway_through_lose_nothing_and_count_nothing_twice()
+    {
+        var aws = await AwsSilo.CreateAsync(emulators, _kinesis, shards: 4);
+        var events = KinesisProducer.Generate(100_000, 1000, Metrics, seed: 12, "r");
+        await using var silo = await aws.StartAsync();
+
+        await KinesisProducer.PutAsync(_kinesis, aws.Stream, events.Take(50_000).ToList());
+        var shards = (await _kinesis.ListAllShardsAsync(aws.Stream)).OrderBy(s => s.HashKeyRange.Start).ToList();
+        await _kinesis.SplitShardAsync(aws.Stream, shards[0].ShardId, shards[0].HashKeyRange.Midpoint());
+        await _kinesis.WaitForStreamActiveAsync(aws.Stream, TimeSpan.FromSeconds(30));
+        await KinesisProducer.PutAsync(_kinesis, aws.Stream, events.Skip(50_000).Take(20_000).ToList());
+        await _kinesis.MergeShardsAsync(aws.Stream, shards[2].ShardId, shards[3].ShardId);
+        await _kinesis.WaitForStreamActiveAsync(aws.Stream, TimeSpan.FromSeconds(30));
+        await KinesisProducer.PutAsync(_kinesis, aws.Stream, events.Skip(70_000).ToList());
+
+        await AssertExactAsync(silo, events);
+        var cluster = (await GetAsync(silo, "/api/cluster"))!;
+        Assert.Contains("shardId-", cluster.ToJsonString());
+    }
+
+    [Fact]
+    public async Task Two_SIGKILLs_during_ingest_lose_nothing_and_count_nothing_twice()
+    {
+        var aws = await AwsSilo.CreateAsync(emulators, _kinesis, shards: 4);
+        var events = KinesisProducer.Generate(100_000, 1000, Metrics, seed: 13, "k");
+        var silo = await aws.StartAsync();
+        try
+        {
+            for (var part = 0; part < 10; part++)
+            {
+                await KinesisProducer.PutAsync(_kinesis, aws.Stream, events.Skip(part * 10_000).Take(10_000).ToList());
+                if (part is 3 or 7)
+                {
+                    // Wait until the silo has counted some of it, so that the kill lands mid-delivery with unflushed effects.
+                    await WaitForTotalAsync(silo, (part - 1) * 10_000);
+                    await silo.KillAsync();
+                    await silo.DisposeAsync();
+                    silo = await aws.StartAsync();
+                }
+            }
+
+            await AssertExactAsync(silo, events);
+        }
+        finally
+        {
+            await silo.DisposeAsync();
+        }
+    }
+
+    private static async Task WaitForTotalAsync(SiloProcess silo, long atLeast)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(120);
+        while (DateTime.UtcNow < deadline)
+        {
+            long total = 0;
+            foreach (var metric in Metrics)
+            {
+                total += (long?)(await GetAsync(silo, $"/api/metrics/{metric}/stats?window=1h"))?["count"] ?? 0;
+            }
+
+            if (total >= atLeast)
+            {
+                return;
+            }
+
+            await Task.Delay(200);
+        }
+
+        throw new Xunit.Sdk.XunitException($"The silo never counted {atLeast} events.\n{silo.Output}");
+    }
+
+    /// <summary>Every metric's numbers against the model, and every source's count.</summary>
+    private static async Task AssertExactAsync(SiloProcess silo, IReadOnlyList<Sent> events)
+    {
+        foreach (var metric in Metrics)
+        {
+            var mine = events.Where(e => e.Metric == metric).ToList();
+            var stats = await StatsWhenCountReachesAsync(silo, metric, mine.Count, TimeSpan.FromSeconds(180));
+            AssertStats(stats, mine, late: 0, distinct: mine.Select(e => e.Source).Distinct().Count());
+        }
+
+        foreach (var source in events.GroupBy(e => e.Source).Where((_, i) => i % 10 == 0))
+        {
+            var summary = (await GetAsync(silo, $"/api/sources/{source.Key}?window=1h"))!;
+            foreach (var metric in source.GroupBy(e => e.Metric))
+            {
+                var reported = summary["metrics"]![metric.Key]!;
+                Assert.Equal(metric.Count(), (long)reported["count"]!);
+                Assert.Equal(metric.Min(e => e.Value), (double)reported["min"]!);
+                Assert.Equal(metric.Max(e => e.Value), (double)reported["max"]!);
+            }
+        }
+    }
+}
