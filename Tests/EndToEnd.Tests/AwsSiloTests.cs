@@ -35,12 +35,18 @@ public sealed class AwsSiloTests(EmulatorHost emulators) : IDisposable
 
         // The poison record is kept with its shard, sequence number and reason; the shard went on.
         var letters = (await GetAsync(silo, "/api/dead-letters"))!;
-        Assert.Equal(1, (long)letters["count"]!);
-        var letter = letters["letters"]![0]!;
+        Assert.Equal(1, (long)letters["total"]!);
+        var letter = letters["items"]![0]!;
         Assert.StartsWith("events:shardId-", (string)letter["queue"]!);
         Assert.False(string.IsNullOrEmpty((string)letter["sequence"]!));
         Assert.Contains("oops", (string)letter["data"]!);
         Assert.False(string.IsNullOrEmpty((string)letter["reason"]!));
+
+        // Operators list the same store with the tool.
+        var (exit, listed) = await CliProcess.RunAsync("dead-letters", "--url", silo.Http.BaseAddress!.ToString());
+        Assert.True(exit == 0, listed);
+        Assert.Contains("events:shardId-", listed);
+        Assert.Contains("1 of 1 shown", listed);
     }
 
     [Fact]
@@ -91,6 +97,36 @@ public sealed class AwsSiloTests(EmulatorHost emulators) : IDisposable
         {
             await silo.DisposeAsync();
         }
+    }
+
+    [Fact]
+    public async Task Throttled_Kinesis_and_DynamoDB_calls_are_retried_and_nothing_is_lost()
+    {
+        // The silo talks to both emulators only through fault proxies, which throttle a share of its calls.
+        await using var kinesisProxy = await Testing.AwsFaultProxy.AwsFaultProxy.StartAsync(emulators.KinesisUrl);
+        await using var dynamoProxy = await Testing.AwsFaultProxy.AwsFaultProxy.StartAsync(emulators.DynamoDbUrl);
+        var aws = await AwsSilo.CreateAsync(emulators, _kinesis, shards: 2, kinesisProxy.Url, dynamoProxy.Url);
+        var events = KinesisProducer.Generate(20_000, 200, Metrics, seed: 14, "t");
+        await using var silo = await aws.StartAsync();
+
+        kinesisProxy.Throttle("GetRecords", probability: 0.3);
+        kinesisProxy.Throttle("GetShardIterator", everyNth: 2);
+        kinesisProxy.FailPutRecordsEntries(0.3);
+        dynamoProxy.Throttle(Testing.AwsFaultProxy.AwsFaultProxy.AnyOperation, probability: 0.2, kind: Testing.AwsFaultProxy.FaultKind.Throttling);
+
+        // Half through the HTTP ingest (PutRecords with partial failures), half straight into Kinesis.
+        foreach (var batch in events.Take(10_000).Chunk(1000))
+        {
+            var answer = await PostAsync(silo, batch.Select(Json));
+            Assert.Equal(batch.Length, (long)answer["accepted"]!);
+        }
+
+        await KinesisProducer.PutAsync(_kinesis, aws.Stream, events.Skip(10_000).ToList());
+        await AssertExactAsync(silo, events);
+
+        Assert.True(kinesisProxy.FailedPutRecordsEntries > 0, "no PutRecords entry was failed");
+        Assert.True(kinesisProxy.Injected("GetRecords") > 0, "no GetRecords was throttled");
+        Assert.True(dynamoProxy.InjectedCounts.Values.Sum() > 0, "no DynamoDB call was throttled");
     }
 
     private static async Task WaitForTotalAsync(SiloProcess silo, long atLeast)
