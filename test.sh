@@ -33,6 +33,9 @@ for project in Tests/*/*.csproj; do
   out=$(mktemp)
   # A hung test is reported and killed instead of eating the CI budget.
   dotnet test "$project" -c Release --no-build -nologo --blame-hang-timeout 5m > "$out" 2>&1 || status=1
+  # A test host killed for hanging cannot stop the processes it started: end any of this checkout's
+  # silos, tools and emulators that outlived it, so no process or port leaks into the next suite.
+  pkill -KILL -f "$(pwd)/(Silo|Client|Tests/Emulators)/" 2>/dev/null || true
   cat "$out" >> "$log"
   # Show each failure with its message, then the project's summary line.
   grep -E -A6 '^\s+Failed [A-Za-z]' "$out" || true

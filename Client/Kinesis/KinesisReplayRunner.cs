@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Analytics.Client.Replay;
 using Analytics.Events;
 
@@ -15,31 +14,23 @@ namespace Analytics.Client.Kinesis;
 /// without a timestamp gets the time it was read, as the HTTP path stamps the time of receipt,
 /// rather than whenever a consumer happens to read it.
 /// </remarks>
-public sealed class KinesisReplayRunner : IReplayRunner
+public sealed class KinesisReplayRunner : ReplayRunnerBase
 {
     private readonly KinesisEventProducer _producer;
-    private readonly ReplayReader _reader;
-    private readonly ReplayOptions _options;
     private readonly Func<long> _nowMs;
-    private readonly Stopwatch _clock = new();
-    private readonly List<ReplayRejection> _rejections = [];
     private long _sent;
-    private long _rejected;
 
     /// <param name="options">BatchSize is the lines handed to the producer at a time; MaxBatchBytes bounds their bytes.</param>
     /// <param name="nowMs">Time of receipt in epoch ms: the timestamp of events without one, and the base of the future check.</param>
     public KinesisReplayRunner(KinesisEventProducer producer, ReplayReader reader, ReplayOptions options, Func<long> nowMs)
+        : base(reader, options)
     {
         _producer = producer ?? throw new ArgumentNullException(nameof(producer));
-        _reader = reader ?? throw new ArgumentNullException(nameof(reader));
-        _options = options ?? throw new ArgumentNullException(nameof(options));
         _nowMs = nowMs ?? throw new ArgumentNullException(nameof(nowMs));
-        ArgumentOutOfRangeException.ThrowIfLessThan(_options.BatchSize, 1);
-        ArgumentOutOfRangeException.ThrowIfLessThan(_options.MaxBatchBytes, 1);
     }
 
     /// <summary>Sent and accepted count lines in the stream; batches are PutRecords calls.</summary>
-    public ReplayProgress Progress
+    public override ReplayProgress Progress
     {
         get
         {
@@ -47,59 +38,16 @@ public sealed class KinesisReplayRunner : IReplayRunner
             return new ReplayProgress(
                 Interlocked.Read(ref _sent),
                 stats.Events,
-                Interlocked.Read(ref _rejected),
+                Rejected,
                 stats.Batches,
-                _reader.BytesRead,
-                _reader.LinesRead,
-                _reader.Length,
-                _clock.Elapsed);
+                Reader.BytesRead,
+                Reader.LinesRead,
+                Reader.Length,
+                Clock.Elapsed);
         }
     }
 
-    /// <summary>
-    /// Replays the whole file. Cancelling stops before the next batch (the batch in flight
-    /// finishes). Throws <see cref="ReplayFormatException"/> when the file's structure breaks, and
-    /// <see cref="KinesisProducerException"/> when the stream cannot be written.
-    /// </summary>
-    public async Task<ReplaySummary> RunAsync(CancellationToken stop = default)
-    {
-        _clock.Start();
-        try
-        {
-            var found = new List<ReplayRejection>();
-            while (!stop.IsCancellationRequested)
-            {
-                List<ReplayItem> batch = await _reader.ReadBatchAsync(_options.BatchSize, _options.MaxBatchBytes, found, stop).ConfigureAwait(false);
-                foreach (ReplayRejection r in found)
-                {
-                    Reject(r.Line, r.Error);
-                }
-
-                found.Clear();
-                if (batch.Count == 0)
-                {
-                    break;
-                }
-
-                await PutAsync(batch).ConfigureAwait(false);
-            }
-        }
-        catch (OperationCanceledException) when (stop.IsCancellationRequested)
-        {
-            // Interrupted while reading: reported below.
-        }
-        finally
-        {
-            _clock.Stop();
-        }
-
-        lock (_rejections)
-        {
-            return new ReplaySummary(Progress, [.. _rejections.OrderBy(r => r.Line)], [], stop.IsCancellationRequested);
-        }
-    }
-
-    private async Task PutAsync(List<ReplayItem> batch)
+    protected override async Task SendAsync(List<ReplayItem> batch)
     {
         long now = _nowMs();
         var records = new List<ProducerRecord>(batch.Count);
@@ -130,18 +78,6 @@ public sealed class KinesisReplayRunner : IReplayRunner
         foreach (ProducerRejection rejection in result.Rejections)
         {
             Reject(batch[rejection.Tag].Line, rejection.Error);
-        }
-    }
-
-    private void Reject(long line, string error)
-    {
-        Interlocked.Increment(ref _rejected);
-        lock (_rejections)
-        {
-            if (_rejections.Count < _options.MaxRejectionsKept)
-            {
-                _rejections.Add(new ReplayRejection(line, error));
-            }
         }
     }
 }

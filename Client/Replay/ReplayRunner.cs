@@ -58,80 +58,30 @@ public interface IReplayRunner
 /// reported as a rejected line with the server's message. So one bad or oversized event never
 /// costs its neighbours.
 /// </remarks>
-public sealed class ReplayRunner : IReplayRunner
+public sealed class ReplayRunner : ReplayRunnerBase
 {
     private readonly AnalyticsHttpClient _client;
-    private readonly ReplayReader _reader;
-    private readonly ReplayOptions _options;
-    private readonly System.Diagnostics.Stopwatch _clock = new();
-    private readonly List<ReplayRejection> _rejections = [];
-    private readonly List<UnlistedRejections> _unlisted = [];
     private long _sent;
     private long _accepted;
-    private long _rejected;
     private long _batches;
 
     public ReplayRunner(AnalyticsHttpClient client, ReplayReader reader, ReplayOptions? options = null)
+        : base(reader, options ?? new ReplayOptions())
     {
         _client = client ?? throw new ArgumentNullException(nameof(client));
-        _reader = reader ?? throw new ArgumentNullException(nameof(reader));
-        _options = options ?? new ReplayOptions();
-        ArgumentOutOfRangeException.ThrowIfLessThan(_options.BatchSize, 1);
-        ArgumentOutOfRangeException.ThrowIfLessThan(_options.MaxBatchBytes, 1);
     }
 
-    public ReplayProgress Progress => new(
+    public override ReplayProgress Progress => new(
         Interlocked.Read(ref _sent),
         Interlocked.Read(ref _accepted),
-        Interlocked.Read(ref _rejected),
+        Rejected,
         Interlocked.Read(ref _batches),
-        _reader.BytesRead,
-        _reader.LinesRead,
-        _reader.Length,
-        _clock.Elapsed);
+        Reader.BytesRead,
+        Reader.LinesRead,
+        Reader.Length,
+        Clock.Elapsed);
 
-    /// <summary>
-    /// Replays the whole file. Cancelling stops before the next batch (the batch in flight
-    /// finishes). Throws <see cref="ReplayFormatException"/> when the file's structure breaks, and
-    /// the client's exceptions when the server cannot be reached or fails.
-    /// </summary>
-    public async Task<ReplaySummary> RunAsync(CancellationToken stop = default)
-    {
-        _clock.Start();
-        try
-        {
-            var found = new List<ReplayRejection>();
-            while (!stop.IsCancellationRequested)
-            {
-                List<ReplayItem> batch = await _reader.ReadBatchAsync(_options.BatchSize, _options.MaxBatchBytes, found, stop).ConfigureAwait(false);
-                foreach (ReplayRejection r in found)
-                {
-                    Reject(r.Line, r.Error);
-                }
-
-                found.Clear();
-                if (batch.Count == 0)
-                {
-                    break;
-                }
-
-                await PostAsync(batch, 0, batch.Count).ConfigureAwait(false);
-            }
-        }
-        catch (OperationCanceledException) when (stop.IsCancellationRequested)
-        {
-            // Interrupted while reading: reported below.
-        }
-        finally
-        {
-            _clock.Stop();
-        }
-
-        lock (_rejections)
-        {
-            return new ReplaySummary(Progress, [.. _rejections.OrderBy(r => r.Line)], [.. _unlisted], stop.IsCancellationRequested);
-        }
-    }
+    protected override Task SendAsync(List<ReplayItem> batch) => PostAsync(batch, 0, batch.Count);
 
     private async Task PostAsync(List<ReplayItem> batch, int offset, int count)
     {
@@ -167,30 +117,11 @@ public sealed class ReplayRunner : IReplayRunner
             Reject(line, error.Error, count: false);
         }
 
-        Interlocked.Add(ref _rejected, result.Rejected);
+        AddRejected(result.Rejected);
         long unlisted = result.Rejected - result.Errors.Count;
         if (unlisted > 0)
         {
-            lock (_rejections)
-            {
-                _unlisted.Add(new UnlistedRejections(unlisted, batch[offset].Line, batch[offset + count - 1].Line));
-            }
-        }
-    }
-
-    private void Reject(long line, string error, bool count = true)
-    {
-        if (count)
-        {
-            Interlocked.Increment(ref _rejected);
-        }
-
-        lock (_rejections)
-        {
-            if (_rejections.Count < _options.MaxRejectionsKept)
-            {
-                _rejections.Add(new ReplayRejection(line, error));
-            }
+            AddUnlisted(new UnlistedRejections(unlisted, batch[offset].Line, batch[offset + count - 1].Line));
         }
     }
 

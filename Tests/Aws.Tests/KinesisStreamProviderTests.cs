@@ -71,6 +71,37 @@ public sealed class KinesisStreamProviderTests(EmulatorHost emulators) : IDispos
 
         Assert.Equal(0, await deadLetters.CountAsync(CancellationToken.None));
         Assert.All(cluster.Silos[0].Services.GetPullingAgents(), a => Assert.Equal(0, a.Statistics.PoisonRecords));
+
+        // The same figures reach a metrics collector: each shard's iterator age and records read.
+        var metrics = CollectStreamMetrics(cluster.Silos[0].Services.GetRequiredService<StreamMetrics>());
+        var shards = cluster.Silos[0].Services.GetPullingAgents().Select(a => a.Queue.ToString()).Order().ToList();
+        Assert.Equal(shards, metrics.Where(m => m.Name == "analytics.streams.iterator_age").Select(m => m.Queue).Order());
+        Assert.All(metrics.Where(m => m.Name == "analytics.streams.iterator_age"), m => Assert.Equal(0, m.Value));
+        Assert.Equal(2000, metrics.Where(m => m.Name == "analytics.streams.records").Sum(m => m.Value));
+        Assert.All(metrics.Where(m => m.Name == "analytics.streams.records"), m => Assert.Equal("kinesis", m.Provider));
+    }
+
+    /// <summary>One collection of the silo's stream meter, as an exporter would take it.</summary>
+    private static List<(string Name, string Provider, string Queue, double Value)> CollectStreamMetrics(StreamMetrics source)
+    {
+        var measured = new List<(string, string, string, double)>();
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == StreamMetrics.MeterName)
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<double>((instrument, value, tags, _) =>
+        {
+            var named = tags.ToArray().ToDictionary(t => t.Key, t => (string)t.Value!);
+            measured.Add((instrument.Name, named["provider"], named["queue"], value));
+        });
+        listener.Start();
+        listener.RecordObservableInstruments();
+        GC.KeepAlive(source);
+        return measured;
     }
 
     private static async Task Eventually(Func<Task<bool>> condition, string because)

@@ -33,6 +33,7 @@ internal sealed class AwsSilo(EmulatorHost emulators, string stream, string tabl
                 $"--DynamoDB:TablePrefix={tablePrefix}",
                 "--AWS:Region=us-east-1",
                 "--Streams:CheckpointInterval=00:00:01",
+                "--Analytics:FlushInterval=00:00:01",
                 "--Streams:QueueRefreshInterval=00:00:01",
                 "--Leases:LeaseDuration=00:00:03",
                 "--Leases:RenewInterval=00:00:00.500",

@@ -52,6 +52,7 @@ public static class StreamingExtensions
     {
         var services = builder.Services;
         services.TryAddSingleton<ImplicitSubscriptions>();
+        services.TryAddSingleton(sp => new StreamMetrics(sp, sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
         services.AddSingleton<IValidateOptions<StreamPullingOptions>, StreamPullingOptionsValidator>();
         var options = services.AddOptions<StreamPullingOptions>(name).ValidateOnStart();
         if (configure is not null)
@@ -62,6 +63,8 @@ public static class StreamingExtensions
         services.AddKeyedSingleton(name, (sp, _) =>
         {
             var (adapter, checkpointer, deadLetters) = factory(sp);
+            // The metrics live as long as the silo; created with the first provider, they list them all.
+            sp.GetRequiredService<StreamMetrics>();
             return new StreamProviderRuntime(
                 name,
                 adapter,
