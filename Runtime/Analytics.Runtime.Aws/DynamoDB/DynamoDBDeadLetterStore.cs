@@ -44,9 +44,7 @@ public sealed class DynamoDBDeadLetterStore : IDeadLetterStore
     private const int MaxKeyBytes = 1024;
 
     private readonly IAmazonDynamoDB _client;
-    private readonly DynamoDBOptions _options;
-    private readonly SemaphoreSlim _initializing = new(1, 1);
-    private volatile bool _initialized;
+    private readonly DynamoDBTablePreparation _table;
 
     /// <param name="storeName">The partition of this store's letters, for example the stream provider's name; stores of one name share their letters.</param>
     public DynamoDBDeadLetterStore(IAmazonDynamoDB client, DynamoDBOptions options, string storeName)
@@ -55,9 +53,9 @@ public sealed class DynamoDBDeadLetterStore : IDeadLetterStore
         ArgumentNullException.ThrowIfNull(options);
         ArgumentException.ThrowIfNullOrEmpty(storeName);
         _client = client;
-        _options = options;
         StoreName = storeName;
         TableName = options.TableName(TableSuffix);
+        _table = new DynamoDBTablePreparation(client, options, TableSpec);
     }
 
     public string StoreName { get; }
@@ -66,29 +64,8 @@ public sealed class DynamoDBDeadLetterStore : IDeadLetterStore
 
     public DynamoDBTableSpec TableSpec => new(TableName, StoreAttribute, KeyAttribute);
 
-    /// <summary>Creates (or checks) the table. Called by the first use of the store; only the first call does any work.</summary>
-    public async Task InitializeAsync(CancellationToken cancellationToken)
-    {
-        if (_initialized)
-        {
-            return;
-        }
-
-        await _initializing.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            if (!_initialized)
-            {
-                // A failure leaves the flag unset, so that the next call tries again.
-                await DynamoDBTables.PrepareAsync(_client, _options, TableSpec, cancellationToken).ConfigureAwait(false);
-                _initialized = true;
-            }
-        }
-        finally
-        {
-            _initializing.Release();
-        }
-    }
+    /// <summary>Creates (or checks) the table. Called by the first use of the store; only the first successful call does any work.</summary>
+    public Task InitializeAsync(CancellationToken cancellationToken) => _table.EnsureAsync(cancellationToken);
 
     public async Task AddAsync(DeadLetter letter, CancellationToken cancellationToken)
     {

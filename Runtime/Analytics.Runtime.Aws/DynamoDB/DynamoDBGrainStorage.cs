@@ -48,8 +48,7 @@ public sealed partial class DynamoDBGrainStorage : IGrainStorage
     private readonly DynamoDBOptions _tableOptions;
     private readonly ContentDefinedChunker _chunker;
     private readonly ILogger _logger;
-    private readonly Lock _initializationLock = new();
-    private Task? _initialization;
+    private readonly DynamoDBTablePreparation _table;
 
     public DynamoDBGrainStorage(string name, DynamoDBGrainStorageOptions options, IAmazonDynamoDB client, DynamoDBOptions tableOptions, ILogger<DynamoDBGrainStorage> logger)
     {
@@ -65,6 +64,7 @@ public sealed partial class DynamoDBGrainStorage : IGrainStorage
         _logger = logger;
         _chunker = new ContentDefinedChunker(options.MinChunkSize, options.AverageChunkSize, options.MaxChunkSize);
         TableName = tableOptions.TableName(DynamoDBGrainStorageOptions.TableSuffix);
+        _table = new DynamoDBTablePreparation(client, tableOptions, TableSpec(tableOptions));
     }
 
     public string Name { get; }
@@ -78,24 +78,7 @@ public sealed partial class DynamoDBGrainStorage : IGrainStorage
         new(options.TableName(DynamoDBGrainStorageOptions.TableSuffix), HashKey, RangeKey);
 
     /// <summary>Creates the table if it is missing (or checks it exists), once; every call waits for the same attempt.</summary>
-    public Task InitializeAsync(CancellationToken cancellationToken)
-    {
-        if (_initialization is { IsCompletedSuccessfully: true })
-        {
-            return Task.CompletedTask;
-        }
-
-        lock (_initializationLock)
-        {
-            // A failed attempt (table still being deleted, no permission yet) is tried again next time.
-            if (_initialization is null || _initialization.IsFaulted || _initialization.IsCanceled)
-            {
-                _initialization = DynamoDBTables.PrepareAsync(_client, _tableOptions, TableSpec(_tableOptions), CancellationToken.None);
-            }
-
-            return _initialization.WaitAsync(cancellationToken);
-        }
-    }
+    public Task InitializeAsync(CancellationToken cancellationToken) => _table.EnsureAsync(cancellationToken);
 
     public async Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState, CancellationToken cancellationToken)
     {

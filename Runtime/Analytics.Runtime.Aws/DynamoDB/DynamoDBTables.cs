@@ -80,3 +80,35 @@ public static class DynamoDBTables
         }
     }
 }
+
+/// <summary>
+/// Prepares one table (<see cref="DynamoDBTables.PrepareAsync"/>) on first use: concurrent
+/// callers wait for the same attempt, and a failed attempt (a table still being deleted, a
+/// permission not granted yet) is tried again by the next call instead of being remembered.
+/// </summary>
+public sealed class DynamoDBTablePreparation(IAmazonDynamoDB client, DynamoDBOptions options, DynamoDBTableSpec spec)
+{
+    private readonly Lock _lock = new();
+    private Task? _attempt;
+
+    public DynamoDBTableSpec Spec => spec;
+
+    public Task EnsureAsync(CancellationToken cancellationToken)
+    {
+        if (_attempt is { IsCompletedSuccessfully: true })
+        {
+            return Task.CompletedTask;
+        }
+
+        lock (_lock)
+        {
+            if (_attempt is null || _attempt.IsFaulted || _attempt.IsCanceled)
+            {
+                // Not the caller's token: one caller giving up must not fail the others' shared attempt.
+                _attempt = DynamoDBTables.PrepareAsync(client, options, spec, CancellationToken.None);
+            }
+
+            return _attempt.WaitAsync(cancellationToken);
+        }
+    }
+}
