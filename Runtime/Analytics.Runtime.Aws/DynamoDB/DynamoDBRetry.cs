@@ -40,7 +40,8 @@ public static class DynamoDBRetry
     public static bool IsRetryable(Exception exception) => exception switch
     {
         ProvisionedThroughputExceededException or RequestLimitExceededException or InternalServerErrorException => true,
-        AmazonServiceException { ErrorCode: "ThrottlingException" or "Throttling" or "TooManyRequestsException" } => true,
+        // By code too: an operation whose model lacks the typed exception (DescribeTable) throws the generic one.
+        AmazonServiceException { ErrorCode: "ThrottlingException" or "Throttling" or "TooManyRequestsException" or "ProvisionedThroughputExceededException" or "RequestLimitExceeded" } => true,
         AmazonServiceException { StatusCode: >= HttpStatusCode.InternalServerError } => true,
         HttpRequestException or IOException => true,
         AmazonClientException { InnerException: HttpRequestException or IOException } => true,

@@ -1,0 +1,465 @@
+using Amazon.DynamoDBv2;
+using Amazon.DynamoDBv2.Model;
+using Amazon.Runtime;
+using Analytics.Runtime.Aws.DynamoDB;
+using Analytics.Runtime.Hosting;
+using Analytics.Runtime.Membership;
+using Analytics.Testing.AwsFaultProxy;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Analytics.Aws.Tests;
+
+/// <summary>
+/// What every <see cref="IMembershipTable"/> must do, run against the memory table of test clusters and
+/// the DynamoDB table of production alike, so that the two cannot drift apart. A failed write may or may
+/// not advance the version (DynamoDB's does when its row condition fails after the version was claimed);
+/// the tests check only what the interface promises: rows unchanged, and a fresh read lets one write again.
+/// </summary>
+public abstract class MembershipTableConformanceTests : IAsyncLifetime
+{
+    protected static readonly DateTimeOffset T0 = new DateTimeOffset(2025, 3, 1, 14, 0, 0, TimeSpan.FromHours(2)).AddTicks(1_234_567);
+
+    private IMembershipTable? _table;
+
+    protected IMembershipTable Table => _table ?? throw new InvalidOperationException("Not initialized.");
+
+    // Each test has its own cluster, in case an implementation shares its table between tests.
+    protected string ClusterId { get; } = EmulatorHost.UniqueName("cluster");
+
+    protected abstract IMembershipTable CreateTable(string clusterId);
+
+    public async Task InitializeAsync()
+    {
+        _table = CreateTable(ClusterId);
+        await _table.InitializeAsync(CancellationToken.None);
+    }
+
+    public virtual Task DisposeAsync() => Task.CompletedTask;
+
+    [Fact]
+    public async Task An_empty_table_has_version_zero_and_no_rows()
+    {
+        var snapshot = await ReadAsync();
+
+        Assert.Equal(0, snapshot.Version.Version);
+        Assert.Empty(snapshot.Entries);
+    }
+
+    [Fact]
+    public async Task An_inserted_row_reads_back_with_every_field_and_so_do_its_updates()
+    {
+        var entry = Entry(new SiloAddress("ip-10-0-0-7.ec2.internal", 11111, 638_765_432_109_876_543)) with
+        {
+            SiloName = "silo-a",
+            Zone = "eu-west-1b",
+            IAmAliveTime = T0.AddSeconds(1.5),
+            Endpoints = new Dictionary<string, string> { ["http"] = "http://10.0.0.7:8080", ["gateway"] = "10.0.0.7:30000" },
+            Suspicions = [new SuspicionVote(Silo(2), T0.AddSeconds(9)), new SuspicionVote(Silo(3), T0.AddSeconds(10).ToOffset(TimeSpan.Zero))],
+        };
+
+        Assert.True(await Table.InsertRowAsync(entry, (await ReadAsync()).Version.Next(), default));
+
+        var snapshot = await ReadAsync();
+        Assert.Equal(1, snapshot.Version.Version);
+        var (read, etag) = Assert.Single(snapshot.Entries);
+        AssertSameEntry(entry, read);
+        Assert.False(string.IsNullOrEmpty(etag));
+
+        // Through every later status, with the optional fields cleared on the way.
+        var previous = snapshot;
+        foreach (var status in new[] { SiloStatus.Active, SiloStatus.ShuttingDown, SiloStatus.Stopping, SiloStatus.Dead })
+        {
+            var changed = entry with { Status = status, Zone = null, Endpoints = new Dictionary<string, string>(), Suspicions = [], IAmAliveTime = T0.AddMinutes((int)status) };
+            Assert.True(await Table.UpdateRowAsync(changed, Assert.Single(previous.Entries).ETag, previous.Version.Next(), default));
+            var next = await ReadAsync();
+            Assert.Equal(previous.Version.Version + 1, next.Version.Version);
+            Assert.NotEqual(Assert.Single(previous.Entries).ETag, Assert.Single(next.Entries).ETag);
+            AssertSameEntry(changed, Assert.Single(next.Entries).Entry);
+            previous = next;
+        }
+    }
+
+    [Fact]
+    public async Task Inserting_an_existing_row_fails_and_keeps_the_row()
+    {
+        var a = Entry(Silo(1));
+        await InsertAsync(a);
+        var before = await RowAsync(a.Silo);
+
+        Assert.False(await Table.InsertRowAsync(a with { Status = SiloStatus.Active, SiloName = "impostor" }, (await ReadAsync()).Version.Next(), default));
+
+        var after = await RowAsync(a.Silo);
+        Assert.Equal(before.ETag, after.ETag);
+        AssertSameEntry(a, after.Entry);
+        // A fresh read still lets the next change through.
+        Assert.True(await Table.UpdateRowAsync(a with { Status = SiloStatus.Active }, after.ETag, (await ReadAsync()).Version.Next(), default));
+    }
+
+    [Fact]
+    public async Task Writes_with_a_stale_or_made_up_version_fail_and_change_nothing()
+    {
+        var a = Entry(Silo(1));
+        await InsertAsync(a);
+        var stale = await ReadAsync();
+        var aETag = Assert.Single(stale.Entries).ETag;
+        await InsertAsync(Entry(Silo(2)));
+        var before = await ReadAsync();
+
+        Assert.False(await Table.InsertRowAsync(Entry(Silo(3)), stale.Version.Next(), default));
+        Assert.False(await Table.UpdateRowAsync(a with { Status = SiloStatus.Active }, aETag, stale.Version.Next(), default));
+        // A version that skips one, and one whose ETag was never read.
+        Assert.False(await Table.UpdateRowAsync(a with { Status = SiloStatus.Active }, aETag, before.Version.Next().Next(), default));
+        Assert.False(await Table.InsertRowAsync(Entry(Silo(3)), before.Version.Next() with { ETag = "made-up" }, default));
+
+        AssertSameSnapshot(before, await ReadAsync());
+    }
+
+    [Fact]
+    public async Task An_update_with_a_stale_etag_or_of_a_missing_row_fails()
+    {
+        var a = Entry(Silo(1));
+        await InsertAsync(a);
+        var first = await RowAsync(a.Silo);
+        Assert.True(await Table.UpdateRowAsync(a with { Status = SiloStatus.Active }, first.ETag, (await ReadAsync()).Version.Next(), default));
+
+        Assert.False(await Table.UpdateRowAsync(a with { Status = SiloStatus.Dead }, first.ETag, (await ReadAsync()).Version.Next(), default));
+        var current = await RowAsync(a.Silo);
+        Assert.False(await Table.UpdateRowAsync(Entry(Silo(9)), current.ETag, (await ReadAsync()).Version.Next(), default));
+
+        var snapshot = await ReadAsync();
+        var (entry, etag) = Assert.Single(snapshot.Entries);
+        Assert.Equal(SiloStatus.Active, entry.Status);
+        Assert.Equal(current.ETag, etag);
+    }
+
+    [Fact]
+    public async Task Of_concurrent_writers_from_one_version_exactly_one_wins()
+    {
+        var silos = new[] { Silo(1), Silo(2), Silo(3) };
+        await InsertAsync([.. silos.Select(s => Entry(s))]);
+        for (var round = 0; round < 6; round++)
+        {
+            var snapshot = await ReadAsync();
+            var prefix = $"r{round}-";
+            // Updates of the same row and of other rows, and inserts, all from the same read.
+            var writers = Enumerable.Range(0, 8).Select(i => Task.Run(() => i % 4 == 3
+                ? Table.InsertRowAsync(Entry(Silo(100 + (round * 10) + i), name: prefix + i), snapshot.Version.Next(), default)
+                : Table.UpdateRowAsync(
+                    Entry(silos[i % 3], SiloStatus.Active, prefix + i),
+                    snapshot.Entries.Single(e => e.Entry.Silo == silos[i % 3]).ETag,
+                    snapshot.Version.Next(),
+                    default)));
+
+            var results = await Task.WhenAll(writers);
+
+            var winner = Assert.Single(Enumerable.Range(0, results.Length), i => results[i]);
+            var after = await ReadAsync();
+            Assert.Equal(snapshot.Version.Version + 1, after.Version.Version);
+            var changed = Assert.Single(after.Entries, e => e.Entry.SiloName.StartsWith(prefix, StringComparison.Ordinal));
+            Assert.Equal(prefix + winner, changed.Entry.SiloName);
+        }
+    }
+
+    [Fact]
+    public async Task A_heartbeat_changes_only_the_heartbeat_and_not_the_version_or_etag()
+    {
+        var a = Entry(Silo(1)) with { Zone = "z", Endpoints = new Dictionary<string, string> { ["http"] = "h" } };
+        await InsertAsync(a, Entry(Silo(2)));
+        var before = await ReadAsync();
+
+        await Table.UpdateIAmAliveAsync(a.Silo, T0.AddSeconds(42), default);
+        await Table.UpdateIAmAliveAsync(Silo(99), T0.AddSeconds(42), default); // unknown: ignored
+
+        var after = await ReadAsync();
+        Assert.Equal(before.Version, after.Version);
+        Assert.Equal(2, after.Entries.Count);
+        var (entry, etag) = Assert.Single(after.Entries, e => e.Entry.Silo == a.Silo);
+        Assert.Equal(Assert.Single(before.Entries, e => e.Entry.Silo == a.Silo).ETag, etag);
+        AssertSameEntry(a with { IAmAliveTime = T0.AddSeconds(42) }, entry);
+        Assert.Equal(T0, Assert.Single(after.Entries, e => e.Entry.Silo == Silo(2)).Entry.IAmAliveTime);
+        // The ETag read before the heartbeat is still good.
+        Assert.True(await Table.UpdateRowAsync(entry with { Status = SiloStatus.Active }, etag, after.Version.Next(), default));
+    }
+
+    [Fact]
+    public async Task Two_clusters_in_one_table_do_not_see_each_others_rows_or_versions()
+    {
+        var other = CreateTable(EmulatorHost.UniqueName("cluster"));
+        await other.InitializeAsync(default);
+
+        Assert.True(await Table.InsertRowAsync(Entry(Silo(1)), (await Table.ReadAllAsync(default)).Version.Next(), default));
+        foreach (var silo in new[] { Silo(2), Silo(3) })
+        {
+            Assert.True(await other.InsertRowAsync(Entry(silo), (await other.ReadAllAsync(default)).Version.Next(), default));
+        }
+
+        await other.UpdateIAmAliveAsync(Silo(1), T0.AddHours(1), default);
+
+        var mine = await Table.ReadAllAsync(default);
+        var theirs = await other.ReadAllAsync(default);
+        Assert.Equal(1, mine.Version.Version);
+        Assert.Equal(Silo(1), Assert.Single(mine.Entries).Entry.Silo);
+        Assert.Equal(T0, Assert.Single(mine.Entries).Entry.IAmAliveTime);
+        Assert.Equal(2, theirs.Version.Version);
+        Assert.Equal([Silo(2), Silo(3)], theirs.Entries.Select(e => e.Entry.Silo).OrderBy(s => s.Host));
+    }
+
+    protected static SiloAddress Silo(int n) => new($"10.0.0.{n}", 11111, 638_700_000_000_000_000 + n);
+
+    protected static MembershipEntry Entry(SiloAddress silo, SiloStatus status = SiloStatus.Joining, string? name = null) => new()
+    {
+        Silo = silo,
+        Status = status,
+        SiloName = name ?? $"silo-{silo.Host}",
+        StartTime = T0,
+        IAmAliveTime = T0,
+    };
+
+    protected Task<MembershipTableSnapshot> ReadAsync() => Table.ReadAllAsync(default);
+
+    protected async Task<(MembershipEntry Entry, string ETag)> RowAsync(SiloAddress silo) =>
+        Assert.Single((await ReadAsync()).Entries, e => e.Entry.Silo == silo);
+
+    /// <summary>Inserts each entry from a fresh read, as a joining silo does.</summary>
+    protected async Task InsertAsync(params MembershipEntry[] entries)
+    {
+        foreach (var entry in entries)
+        {
+            Assert.True(await Table.InsertRowAsync(entry, (await ReadAsync()).Version.Next(), default));
+        }
+    }
+
+    /// <summary>Records compare their dictionary and list by reference: compare field by field.</summary>
+    protected static void AssertSameEntry(MembershipEntry expected, MembershipEntry actual)
+    {
+        Assert.Equal(expected.Silo, actual.Silo);
+        Assert.Equal(expected.Silo.Generation, actual.Silo.Generation);
+        Assert.Equal(expected.Status, actual.Status);
+        Assert.Equal(expected.SiloName, actual.SiloName);
+        Assert.Equal(expected.Zone, actual.Zone);
+        Assert.Equal(expected.StartTime, actual.StartTime);
+        Assert.Equal(expected.StartTime.Offset, actual.StartTime.Offset);
+        Assert.Equal(expected.IAmAliveTime, actual.IAmAliveTime);
+        Assert.Equal(expected.Endpoints.OrderBy(e => e.Key), actual.Endpoints.OrderBy(e => e.Key));
+        Assert.Equal(expected.Suspicions, actual.Suspicions);
+    }
+
+    protected static void AssertSameSnapshot(MembershipTableSnapshot expected, MembershipTableSnapshot actual)
+    {
+        Assert.Equal(expected.Version, actual.Version);
+        Assert.Equal(
+            expected.Entries.Select(e => (e.Entry.Silo, e.Entry.Status, e.Entry.SiloName, e.ETag)).OrderBy(e => e.Silo.Host),
+            actual.Entries.Select(e => (e.Entry.Silo, e.Entry.Status, e.Entry.SiloName, e.ETag)).OrderBy(e => e.Silo.Host));
+    }
+}
+
+public sealed class InMemoryMembershipTableConformanceTests : MembershipTableConformanceTests
+{
+    // The memory table has no cluster id: one instance is one cluster.
+    private readonly Dictionary<string, InMemoryMembershipTable> _tables = [];
+
+    protected override IMembershipTable CreateTable(string clusterId) =>
+        _tables.TryGetValue(clusterId, out var table) ? table : _tables[clusterId] = new InMemoryMembershipTable();
+}
+
+[Collection(EmulatorCollection.Name)]
+public sealed class DynamoDBMembershipTableConformanceTests(EmulatorHost emulators) : MembershipTableConformanceTests
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
+
+    // One table for the class (dynalite keeps a new table CREATING for 0.5 s); the tests differ by cluster id.
+    private static readonly string SharedPrefix = EmulatorHost.UniqueName("members") + "-";
+
+    private readonly AmazonDynamoDBClient _client = emulators.CreateDynamoDbClient();
+
+    protected override IMembershipTable CreateTable(string clusterId) => CreateTable(_client, clusterId);
+
+    private static DynamoDBMembershipTable CreateTable(IAmazonDynamoDB client, string clusterId, string? prefix = null, bool createTables = true) =>
+        new(client, new DynamoDBOptions { TablePrefix = prefix ?? SharedPrefix, CreateTables = createTables }, clusterId);
+
+    public override Task DisposeAsync()
+    {
+        _client.Dispose();
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Through the proxy, with the SDK's own retries off: <see cref="DynamoDBRetry"/> does them, quickly.</summary>
+    private static AmazonDynamoDBClient ClientVia(Uri url, HttpClientFactory? http = null) => new(
+        EmulatorHost.Credentials,
+        new AmazonDynamoDBConfig { ServiceURL = url.ToString(), AuthenticationRegion = EmulatorHost.Region, MaxErrorRetry = 0, HttpClientFactory = http });
+
+    [Fact]
+    public async Task The_table_is_created_when_missing_with_the_cluster_and_row_keys()
+    {
+        var prefix = EmulatorHost.UniqueName("created") + "-";
+        var table = CreateTable(_client, ClusterId, prefix);
+        await Assert.ThrowsAsync<ResourceNotFoundException>(() => _client.DescribeTableAsync(table.TableName));
+        await Assert.ThrowsAsync<InvalidOperationException>(() => CreateTable(_client, ClusterId, prefix, createTables: false).InitializeAsync(default));
+
+        await table.InitializeAsync(default);
+
+        var description = (await _client.DescribeTableAsync(table.TableName)).Table;
+        Assert.Equal(prefix + "membership", description.TableName);
+        Assert.Equal(TableStatus.ACTIVE, description.TableStatus);
+        Assert.Equal(
+            [("cluster", KeyType.HASH), ("rowKey", KeyType.RANGE)],
+            description.KeySchema.Select(k => (k.AttributeName, k.KeyType)));
+        await table.InitializeAsync(default); // and again, when it exists
+        Assert.True(await table.InsertRowAsync(Entry(Silo(1)), (await table.ReadAllAsync(default)).Version.Next(), default));
+    }
+
+    [Fact]
+    public async Task Throttled_calls_are_retried_and_the_writes_succeed()
+    {
+        await using var proxy = await AwsFaultProxy.StartAsync(emulators.DynamoDbUrl);
+        using var client = ClientVia(proxy.Url);
+        var table = CreateTable(client, ClusterId);
+        using var cancel = new CancellationTokenSource(Timeout);
+        // DescribeTable is a control-plane call: DynamoDB throttles it as ThrottlingException, not as
+        // ProvisionedThroughputExceeded (which the SDK does not model for it, and DynamoDBRetry does not recognize then).
+        proxy.Throttle(AwsFaultProxy.AnyOperation, firstN: 3, kind: FaultKind.Throttling);
+        await table.InitializeAsync(cancel.Token);
+        proxy.Throttle(AwsFaultProxy.AnyOperation, firstN: 3);
+        Assert.True(await table.InsertRowAsync(Entry(Silo(1)), (await table.ReadAllAsync(cancel.Token)).Version.Next(), cancel.Token));
+        proxy.Throttle(AwsFaultProxy.AnyOperation, firstN: 3);
+        var snapshot = await table.ReadAllAsync(cancel.Token);
+        Assert.True(await table.UpdateRowAsync(Entry(Silo(1), SiloStatus.Active), Assert.Single(snapshot.Entries).ETag, snapshot.Version.Next(), cancel.Token));
+        proxy.Throttle(AwsFaultProxy.AnyOperation, firstN: 3);
+        await table.UpdateIAmAliveAsync(Silo(1), T0.AddSeconds(5), cancel.Token);
+
+        Assert.Equal(12, proxy.InjectedCounts.Values.Sum());
+        var (entry, _) = Assert.Single((await ReadAsync()).Entries);
+        Assert.Equal(SiloStatus.Active, entry.Status);
+        Assert.Equal(T0.AddSeconds(5), entry.IAmAliveTime);
+        Assert.Equal(2, (await ReadAsync()).Version.Version);
+    }
+
+    [Fact]
+    public async Task A_change_held_up_between_its_claim_and_its_row_write_cannot_land_after_a_later_change()
+    {
+        // Silos 1 and 2 each decide to declare the other dead, each from a read where it is itself Active.
+        await InsertAsync(Entry(Silo(1), SiloStatus.Active), Entry(Silo(2), SiloStatus.Active));
+        await using var proxy = await AwsFaultProxy.StartAsync(emulators.DynamoDbUrl);
+        using var slowClient = ClientVia(proxy.Url);
+        proxy.Throttle("PutItem", firstN: int.MaxValue);
+        var read1 = await ReadAsync();
+        var silo1Declares = CreateTable(slowClient, ClusterId).UpdateRowAsync(
+            Entry(Silo(2), SiloStatus.Dead), read1.Entries.Single(e => e.Entry.Silo == Silo(2)).ETag, read1.Version.Next(), default);
+        await WaitUntilAsync(() => proxy.Injected("PutItem") > 0); // claimed the version, held up writing the row
+
+        var read2 = await ReadAsync();
+        Assert.Equal(read1.Version.Version + 1, read2.Version.Version);
+        Assert.All(read2.Entries, e => Assert.Equal(SiloStatus.Active, e.Entry.Status)); // its change has not landed
+        var silo2Declares = await Table.UpdateRowAsync(
+            Entry(Silo(1), SiloStatus.Dead), read2.Entries.Single(e => e.Entry.Silo == Silo(1)).ETag, read2.Version.Next(), default);
+        proxy.ClearFaults();
+
+        // Both answered true would be the mutual kill the version row is there to prevent.
+        Assert.True(silo2Declares);
+        Assert.False(await silo1Declares.WaitAsync(Timeout));
+        var final = await ReadAsync();
+        Assert.Equal(SiloStatus.Dead, final.Entries.Single(e => e.Entry.Silo == Silo(1)).Entry.Status);
+        Assert.Equal(SiloStatus.Active, final.Entries.Single(e => e.Entry.Silo == Silo(2)).Entry.Status);
+    }
+
+    [Fact]
+    public async Task A_writer_that_dies_after_claiming_the_version_leaves_only_a_version_bump()
+    {
+        await InsertAsync(Entry(Silo(1)));
+        await using var proxy = await AwsFaultProxy.StartAsync(emulators.DynamoDbUrl);
+        using var slowClient = ClientVia(proxy.Url);
+        proxy.Throttle("PutItem", firstN: int.MaxValue);
+        using var die = new CancellationTokenSource();
+        var before = await ReadAsync();
+        var dying = CreateTable(slowClient, ClusterId).InsertRowAsync(Entry(Silo(3)), before.Version.Next(), die.Token);
+        await WaitUntilAsync(() => proxy.Injected("PutItem") > 0);
+        await die.CancelAsync();
+        // Cancelled in its backoff it throws OperationCanceledException; cancelled while a throttled attempt
+        // was in flight, DynamoDBRetry gives up with that attempt's throttling error. Either way it is dead.
+        var died = await Record.ExceptionAsync(() => dying);
+        Assert.True(died is OperationCanceledException or AmazonServiceException, $"The writer died of {died}");
+
+        var after = await ReadAsync();
+        Assert.Equal(before.Version.Version + 1, after.Version.Version);
+        Assert.Equal([Silo(1)], after.Entries.Select(e => e.Entry.Silo));
+        // The next writer fences the unfinished insert and inserts the same silo itself.
+        Assert.True(await Table.InsertRowAsync(Entry(Silo(3), name: "second try"), after.Version.Next(), default));
+        Assert.Equal("second try", (await RowAsync(Silo(3))).Entry.SiloName);
+        Assert.Equal(2, (await ReadAsync()).Entries.Count);
+    }
+
+    [Fact]
+    public async Task A_row_write_whose_answer_was_lost_and_retried_is_still_reported_as_won()
+    {
+        await InsertAsync(Entry(Silo(1)));
+        var http = new LoseFirstAnswerFactory("PutItem");
+        using var client = ClientVia(emulators.DynamoDbUrl, http);
+        var snapshot = await ReadAsync();
+
+        Assert.True(await CreateTable(client, ClusterId).UpdateRowAsync(
+            Entry(Silo(1), SiloStatus.Active), Assert.Single(snapshot.Entries).ETag, snapshot.Version.Next(), default));
+
+        Assert.Equal(1, http.Lost);
+        Assert.Equal(SiloStatus.Active, (await RowAsync(Silo(1))).Entry.Status);
+    }
+
+    [Fact]
+    public async Task UseDynamoDBClustering_replaces_the_in_process_table_with_one_for_the_silos_cluster()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["DynamoDB:ServiceUrl"] = emulators.DynamoDbUrl.ToString(),
+            ["DynamoDB:TablePrefix"] = SharedPrefix,
+        }).Build();
+        var services = new ServiceCollection().AddLogging().AddSingleton<AWSCredentials>(EmulatorHost.Credentials);
+        services.AddDynamoDB(configuration).Configure<SiloOptions>(o => o.ClusterId = ClusterId);
+
+        services.AddSilo(configuration, silo => silo.UseDynamoDBClustering());
+
+        Assert.Single(services, d => d.ServiceType == typeof(IMembershipTable));
+        await using var provider = services.BuildServiceProvider();
+        var table = Assert.IsType<DynamoDBMembershipTable>(provider.GetRequiredService<IMembershipTable>());
+        Assert.Equal(ClusterId, table.ClusterId);
+        Assert.Equal(SharedPrefix + "membership", table.TableName);
+        await InsertAsync(Entry(Silo(1)));
+        Assert.Equal(Silo(1), Assert.Single((await table.ReadAllAsync(default)).Entries).Entry.Silo);
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow + Timeout;
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "Timed out waiting.");
+            await Task.Delay(5);
+        }
+    }
+
+    /// <summary>Sends the first request of one operation on, then drops its answer as a broken connection would.</summary>
+    private sealed class LoseFirstAnswerFactory(string operation) : HttpClientFactory
+    {
+        private readonly string _suffix = "." + operation;
+        private int _lost;
+
+        public int Lost => _lost;
+
+        public override HttpClient CreateHttpClient(IClientConfig clientConfig) => new(new Handler(this) { InnerHandler = new HttpClientHandler() });
+
+        private sealed class Handler(LoseFirstAnswerFactory owner) : DelegatingHandler
+        {
+            protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+            {
+                var response = await base.SendAsync(request, cancellationToken);
+                if (request.Headers.TryGetValues("X-Amz-Target", out var targets) && targets.Single().EndsWith(owner._suffix, StringComparison.Ordinal)
+                    && Interlocked.CompareExchange(ref owner._lost, 1, 0) == 0)
+                {
+                    response.Dispose();
+                    throw new IOException("The connection broke before the answer arrived.");
+                }
+
+                return response;
+            }
+        }
+    }
+}
