@@ -27,8 +27,10 @@ public static class AnalyticsSiloSetup
         builder.Services.AddSingleton<IValidateOptions<HttpOptions>, HttpOptionsValidator>();
         builder.WebHost.UseUrls($"http://{http.Address}:{http.Port}");
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = http.MaxBodyBytes * 2);
-        // ECS waits 30 s after SIGTERM before it kills the task; finish within that.
-        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(25));
+        // ECS waits 30 s after SIGTERM before it kills the task; finish within that, and end the
+        // process if a participant overruns (ShutdownWatchdog).
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = configuration.GetValue("Silo:ShutdownTimeout", TimeSpan.FromSeconds(25)));
+        builder.Services.AddHostedService<ShutdownWatchdog>();
 
         builder.Services.Configure<SiloOptions>(o =>
         {
@@ -80,9 +82,10 @@ public static class AnalyticsSiloSetup
     /// <summary>
     /// The default checkpoint and grain-write cadence in AWS mode. A checkpoint makes every grain
     /// that received events write its state, so the DynamoDB writes per event are about
-    /// (grains touched + leases) / (events per interval): at 30 s and a few hundred events per
-    /// grain per interval, well under one write per 1,000 events. Queries read grain memory, so
-    /// freshness does not depend on it; a crash replays at most this much of the stream.
+    /// (grains touched + leases) / (events per interval): thirty times fewer than at 1 s, and under
+    /// one write per 1,000 events once each grain gets over about 1,000 events per interval
+    /// (see PERFORMANCE.md). Queries read grain memory, not storage; a crash replays at most this
+    /// much of the stream.
     /// </summary>
     public static readonly TimeSpan AwsCheckpointInterval = TimeSpan.FromSeconds(30);
 

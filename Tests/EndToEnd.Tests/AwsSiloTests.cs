@@ -129,6 +129,30 @@ public sealed class AwsSiloTests(EmulatorHost emulators) : IDisposable
         Assert.True(dynamoProxy.InjectedCounts.Values.Sum() > 0, "no DynamoDB call was throttled");
     }
 
+    [Fact]
+    public async Task A_silo_whose_DynamoDB_went_away_still_ends_after_SIGTERM_and_a_restart_loses_nothing()
+    {
+        var dynamoProxy = await Testing.AwsFaultProxy.AwsFaultProxy.StartAsync(emulators.DynamoDbUrl);
+        var aws = await AwsSilo.CreateAsync(emulators, _kinesis, shards: 1, dynamoDbUrl: dynamoProxy.Url);
+        var events = KinesisProducer.Generate(2000, 20, Metrics, seed: 15, "w");
+        await using var silo = await aws.StartAsync("--Silo:ShutdownTimeout=00:00:02");
+        await KinesisProducer.PutAsync(_kinesis, aws.Stream, events.Take(1000).ToList());
+        await WaitForTotalAsync(silo, 1000);
+
+        // DynamoDB becomes unreachable; new events make the grains dirty, so the graceful stop
+        // has writes it can never finish. The watchdog ends the process instead of hanging.
+        await dynamoProxy.DisposeAsync();
+        await KinesisProducer.PutAsync(_kinesis, aws.Stream, events.Skip(1000).ToList());
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        var exitCode = await silo.TerminateAsync(TimeSpan.FromSeconds(60));
+        Assert.True(exitCode == 137, $"exit code {exitCode}\n{silo.Output}");
+        Assert.Contains("did not stop within", silo.Output);
+
+        // The next silo, with DynamoDB back, replays what was never checkpointed: exact again.
+        await using var restarted = await new AwsSilo(emulators, aws.Stream, aws.TablePrefix).StartAsync();
+        await AssertExactAsync(restarted, events);
+    }
+
     private static async Task WaitForTotalAsync(SiloProcess silo, long atLeast)
     {
         var deadline = DateTime.UtcNow.AddSeconds(120);
