@@ -25,31 +25,18 @@ public sealed class KinesisReshardOrderTests(EmulatorHost emulators) : IDisposab
     {
         var stream = await CreateAsync(_client, "reshard-order", shards: 2);
         var leases = new MemoryQueueLeaseTable();
-        await using var cluster = await TestCluster.StartAsync(new TestClusterOptions
-        {
-            InitialSilos = 2,
-            ConfigureServices = services => services.AddSingleton(_client),
-            ConfigureSilo = silo =>
+        await using var cluster = await StartClusterAsync(
+            _client,
+            new KinesisStreamOptions { StreamName = stream, Namespace = KinesisOrderGrain.Namespace, MinPollInterval = TimeSpan.FromMilliseconds(50) },
+            silos: 2,
+            leases,
+            new MemoryDeadLetterStore(),
+            o => o.QueueRefreshInterval = TimeSpan.FromMilliseconds(300),
+            o =>
             {
-                silo.AddMemoryGrainStorage("store");
-                silo.AddKinesisStreams(
-                    "kinesis",
-                    new KinesisStreamOptions { StreamName = stream, Namespace = KinesisOrderGrain.Namespace, MinPollInterval = TimeSpan.FromMilliseconds(50) },
-                    _ => leases,
-                    _ => new MemoryDeadLetterStore(),
-                    o =>
-                    {
-                        o.PollInterval = TimeSpan.FromMilliseconds(20);
-                        o.CheckpointInterval = TimeSpan.FromMilliseconds(200);
-                        o.QueueRefreshInterval = TimeSpan.FromMilliseconds(300);
-                    },
-                    o =>
-                    {
-                        o.LeaseDuration = TimeSpan.FromSeconds(2);
-                        o.RenewInterval = TimeSpan.FromMilliseconds(200);
-                    });
-            },
-        });
+                o.LeaseDuration = TimeSpan.FromSeconds(2);
+                o.RenewInterval = TimeSpan.FromMilliseconds(200);
+            });
 
         var provider = cluster.Silos[0].Services.GetStreamProvider("kinesis");
         async Task AppendAsync(int from, int count)

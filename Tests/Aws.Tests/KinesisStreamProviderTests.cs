@@ -24,25 +24,12 @@ public sealed class KinesisStreamProviderTests(EmulatorHost emulators) : IDispos
     {
         var stream = await CreateAsync(_client, "provider", shards: 3);
         var deadLetters = new MemoryDeadLetterStore();
-        await using var cluster = await TestCluster.StartAsync(new TestClusterOptions
-        {
-            InitialSilos = 1,
-            ConfigureServices = services => services.AddSingleton(_client),
-            ConfigureSilo = silo =>
-            {
-                silo.AddMemoryGrainStorage("store");
-                silo.AddKinesisStreams(
-                    "kinesis",
-                    new KinesisStreamOptions { StreamName = stream, Namespace = KinesisTallyGrain.Namespace },
-                    _ => new MemoryQueueLeaseTable(),
-                    _ => deadLetters,
-                    o =>
-                    {
-                        o.PollInterval = TimeSpan.FromMilliseconds(20);
-                        o.CheckpointInterval = TimeSpan.FromMilliseconds(200);
-                    });
-            },
-        });
+        await using var cluster = await StartClusterAsync(
+            _client,
+            new KinesisStreamOptions { StreamName = stream, Namespace = KinesisTallyGrain.Namespace },
+            silos: 1,
+            new MemoryQueueLeaseTable(),
+            deadLetters);
 
         const int keys = 20;
         var provider = cluster.Silos[0].Services.GetStreamProvider("kinesis");
