@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Diagnostics;
 using System.Net.Sockets;
 using System.Text;
 using Amazon.Runtime;
@@ -39,7 +38,7 @@ public sealed class KinesisEventProducer : IEventSink
     private readonly KinesisClient _client;
     private readonly bool _ownsClient;
     private readonly KinesisProducerOptions _options;
-    private readonly KinesisRetryPolicy _backoff;
+    private readonly KinesisRecordPutter _putter;
     private long _events;
     private long _records;
     private long _batches;
@@ -53,7 +52,8 @@ public sealed class KinesisEventProducer : IEventSink
         _options = options ?? throw new ArgumentNullException(nameof(options));
         _options.Validate();
         _ownsClient = ownsClient;
-        _backoff = new KinesisRetryPolicy(int.MaxValue, options.BaseRetryDelay, options.MaxRetryDelay);
+        _putter = new KinesisRecordPutter(
+            client, options.StreamName, options.PutRetryTimeout, new KinesisRetryPolicy(int.MaxValue, options.BaseRetryDelay, options.MaxRetryDelay));
     }
 
     public string Description => $"Kinesis stream {_options.StreamName} at {_client.Endpoint.ToString().TrimEnd('/')}";
@@ -241,74 +241,35 @@ public sealed class KinesisEventProducer : IEventSink
     /// <summary>One PutRecords call, then its failed entries again (only those) until each is accepted or refused for good.</summary>
     private async Task PutCallAsync(List<Outgoing> call, LaneOutcome outcome, CancellationToken cancellationToken)
     {
-        var started = Stopwatch.GetTimestamp();
-        IReadOnlyList<Outgoing> pending = call;
-        string lastError = "";
-        for (int retry = 1; ; retry++)
+        KinesisPutOutcome put;
+        try
         {
-            try
+            put = await _putter.PutAsync([.. call.Select(o => o.Entry)], cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException ex) when (ex is not KinesisAttemptTimeoutException)
+        {
+            throw new KinesisProducerException($"error: {ex.Message}", ex);
+        }
+
+        Interlocked.Add(ref _batches, put.Calls);
+        Interlocked.Add(ref _retried, put.RetriedEntries);
+        Interlocked.Add(ref _throttled, put.ThrottledResponses);
+        var refused = put.Refused.ToDictionary(r => r.Index, r => r.Error);
+        for (int i = 0; i < call.Count; i++)
+        {
+            if (refused.TryGetValue(i, out string? error))
             {
-                PutRecordsResult result = await _client.PutRecordsAsync(_options.StreamName, [.. pending.Select(o => o.Entry)], cancellationToken).ConfigureAwait(false);
-                Interlocked.Increment(ref _batches);
-                var failed = new List<Outgoing>();
-                for (int i = 0; i < pending.Count; i++)
-                {
-                    PutRecordsResultEntry entry = result.Records[i];
-                    if (entry.IsSuccess)
-                    {
-                        outcome.Accept(pending[i]);
-                        Interlocked.Add(ref _events, pending[i].Events);
-                        Interlocked.Increment(ref _records);
-                    }
-                    else if (IsRetryableEntryError(entry.ErrorCode))
-                    {
-                        failed.Add(pending[i]);
-                        lastError = $"{entry.ErrorCode}: {entry.ErrorMessage}";
-                        if (KinesisException.IsThrottlingCode(entry.ErrorCode))
-                        {
-                            Interlocked.Increment(ref _throttled);
-                        }
-                    }
-                    else
-                    {
-                        // Too large, a KMS key that is gone: sending it again cannot help.
-                        outcome.Reject(pending[i], $"Kinesis refused the record: {entry.ErrorCode}: {entry.ErrorMessage}");
-                        Interlocked.Add(ref _rejected, pending[i].Events);
-                    }
-                }
-
-                if (failed.Count == 0)
-                {
-                    return;
-                }
-
-                Interlocked.Add(ref _retried, failed.Count);
-                pending = failed;
+                outcome.Reject(call[i], $"Kinesis refused the record: {error}");
+                Interlocked.Add(ref _rejected, call[i].Events);
             }
-            catch (Exception ex) when (KinesisRetryPolicy.IsTransient(ex) && !cancellationToken.IsCancellationRequested)
+            else
             {
-                // The client has retried this call already; go on within our own deadline.
-                lastError = ex.Message;
-                if (ex is KinesisException { IsThrottling: true })
-                {
-                    Interlocked.Increment(ref _throttled);
-                }
+                outcome.Accept(call[i]);
+                Interlocked.Add(ref _events, call[i].Events);
+                Interlocked.Increment(ref _records);
             }
-
-            TimeSpan delay = _backoff.Delay(retry);
-            if (Stopwatch.GetElapsedTime(started) + delay > _options.PutRetryTimeout)
-            {
-                throw new KinesisProducerException(
-                    $"error: {pending.Count} of {call.Count} Kinesis records were still not written to stream '{_options.StreamName}' after {_options.PutRetryTimeout.TotalSeconds:0.#} s of retries (last error: {lastError}).");
-            }
-
-            await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
         }
     }
-
-    /// <summary>Entry errors a later attempt can cure: throttling, and the service's own internal failures.</summary>
-    private static bool IsRetryableEntryError(string? errorCode) =>
-        errorCode is null or "InternalFailure" or "ServiceUnavailable" or "InternalServerError" || KinesisException.IsThrottlingCode(errorCode);
 
     /// <summary>A message a person can act on for a failure of the whole stream, or null to let it through.</summary>
     private string? Describe(Exception ex)

@@ -16,7 +16,7 @@ namespace Analytics.Runtime.Aws.Kinesis;
 /// the lease balancer reads a child only after its parents ended, so each key's records stay in
 /// order across a reshard.
 /// </remarks>
-public sealed partial class KinesisQueueAdapter : IQueueAdapter
+public sealed class KinesisQueueAdapter : IQueueAdapter
 {
     // The first pause before re-sending throttled entries; it doubles up to the cap, with full jitter.
     private static readonly TimeSpan PutBaseDelay = TimeSpan.FromMilliseconds(100);
@@ -26,8 +26,7 @@ public sealed partial class KinesisQueueAdapter : IQueueAdapter
     private readonly KinesisStreamOptions _options;
     private readonly TimeProvider _time;
     private readonly ILoggerFactory _loggerFactory;
-    private readonly ILogger _logger;
-    private readonly KinesisRetryPolicy _putBackoff = new(int.MaxValue, PutBaseDelay, PutMaxDelay);
+    private readonly KinesisRecordPutter _putter;
 
     public KinesisQueueAdapter(string name, KinesisClient client, KinesisStreamOptions options, TimeProvider? timeProvider = null, ILoggerFactory? loggerFactory = null)
     {
@@ -42,7 +41,8 @@ public sealed partial class KinesisQueueAdapter : IQueueAdapter
         _options = options;
         _time = timeProvider ?? TimeProvider.System;
         _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
-        _logger = _loggerFactory.CreateLogger<KinesisQueueAdapter>();
+        _putter = new KinesisRecordPutter(
+            client, options.StreamName, options.PutRetryTimeout, new KinesisRetryPolicy(int.MaxValue, PutBaseDelay, PutMaxDelay), _time, _loggerFactory.CreateLogger<KinesisQueueAdapter>());
     }
 
     public string Name { get; }
@@ -111,68 +111,12 @@ public sealed partial class KinesisQueueAdapter : IQueueAdapter
 
     private async Task PutBatchAsync(List<PutRecordsEntry> batch, CancellationToken cancellationToken)
     {
-        var started = _time.GetTimestamp();
-        IReadOnlyList<PutRecordsEntry> pending = batch.ToList();
-        string lastError = "";
-        for (var retry = 0; ; retry++)
+        var outcome = await _putter.PutAsync(batch, cancellationToken).ConfigureAwait(false);
+        if (outcome.Refused is [var first, ..])
         {
-            try
-            {
-                var result = await _client.PutRecordsAsync(_options.StreamName, pending, cancellationToken).ConfigureAwait(false);
-                if (result.FailedRecordCount == 0 && result.Records.All(r => r.IsSuccess))
-                {
-                    return;
-                }
-
-                var failed = new List<PutRecordsEntry>(result.FailedRecordCount);
-                for (var i = 0; i < pending.Count; i++)
-                {
-                    var entry = result.Records[i];
-                    if (entry.IsSuccess)
-                    {
-                        continue;
-                    }
-
-                    if (!IsRetryableEntryError(entry.ErrorCode))
-                    {
-                        // A record the service refuses outright (too large, a KMS key that is gone): no retry helps.
-                        throw new InvalidOperationException(
-                            $"Kinesis stream '{_options.StreamName}' refused a record of key '{pending[i].PartitionKey}': {entry.ErrorCode}: {entry.ErrorMessage}");
-                    }
-
-                    failed.Add(pending[i]);
-                    lastError = $"{entry.ErrorCode}: {entry.ErrorMessage}";
-                }
-
-                LogPartialFailure(_options.StreamName, failed.Count, pending.Count, lastError);
-                pending = failed;
-            }
-            catch (Exception e) when (KinesisRetryPolicy.IsTransient(e) && !cancellationToken.IsCancellationRequested)
-            {
-                // The client has already retried this call; keep going within our own deadline.
-                lastError = e.Message;
-                LogPutFailed(_options.StreamName, pending.Count, e.Message);
-            }
-
-            var delay = _putBackoff.Delay(retry + 1);
-            if (_time.GetElapsedTime(started) + delay > _options.PutRetryTimeout)
-            {
-                throw new TimeoutException(
-                    $"Kinesis stream '{_options.StreamName}': {pending.Count} of {batch.Count} records were still not written after {_options.PutRetryTimeout.TotalSeconds:0.#} s of retries (last error: {lastError}). " +
-                    "The other records of the batch were written; appending the batch again may duplicate them.");
-            }
-
-            await Task.Delay(delay, _time, cancellationToken).ConfigureAwait(false);
+            // A record the service refuses outright: no retry helps, and the caller must not answer 202.
+            throw new InvalidOperationException(
+                $"Kinesis stream '{_options.StreamName}' refused a record of key '{batch[first.Index].PartitionKey}': {first.Error}");
         }
     }
-
-    /// <summary>Entry errors that a later attempt can cure: throttling, and the service's own internal failures.</summary>
-    private static bool IsRetryableEntryError(string? errorCode) =>
-        errorCode is null or "InternalFailure" or "ServiceUnavailable" or "InternalServerError" || KinesisException.IsThrottlingCode(errorCode);
-
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Kinesis stream {Stream}: {Failed} of {Count} records were not written ({Error}); re-sending them")]
-    private partial void LogPartialFailure(string stream, int failed, int count, string error);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Kinesis stream {Stream}: PutRecords of {Count} records failed ({Error}); retrying")]
-    private partial void LogPutFailed(string stream, int count, string error);
 }
