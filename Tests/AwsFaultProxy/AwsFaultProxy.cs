@@ -117,6 +117,13 @@ public sealed class AwsFaultProxy : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Called with the operation and request body of every request that is forwarded to the
+    /// target (not those answered with an injected fault), before it is sent: for callers that
+    /// look inside requests, such as counting the items of a BatchWriteItem. Must not throw.
+    /// </summary>
+    public Action<string, ReadOnlyMemory<byte>>? OnForwarding { get; set; }
+
     public long Count(string operation) => Read(_counts, OperationOf(operation));
 
     public long Injected(string operation) => Read(_injected, OperationOf(operation));
@@ -213,6 +220,7 @@ public sealed class AwsFaultProxy : IAsyncDisposable
                 return;
             }
 
+            OnForwarding?.Invoke(operation, body);
             var fraction = Volatile.Read(ref _putRecordsFailFraction);
             if (fraction > 0 && service == AwsService.Kinesis && operation == "PutRecords"
                 && IsJson(context.Request.ContentType) && PutRecordsSplit.TryCreate(body, fraction) is { } split)

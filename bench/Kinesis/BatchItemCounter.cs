@@ -1,48 +1,20 @@
 using System.Collections.Concurrent;
-using System.Net;
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.Features;
-using Microsoft.Extensions.DependencyInjection;
+using Analytics.Testing.AwsFaultProxy;
 
 namespace Analytics.Bench.Kinesis;
 
 /// <summary>
-/// A pass-through on 127.0.0.1 between the fault proxy and dynalite that counts write items: those
-/// inside BatchWriteItem calls (the fault proxy counts calls; DynamoDB bills writes per item), and
-/// every written item by table and key shape, to tell which grains and leases the writes are for.
-/// Requests and answers pass byte for byte, as the fault proxy passes them.
+/// Looks inside the DynamoDB requests the fault proxy forwards and counts write items: those inside
+/// BatchWriteItem calls (the proxy counts calls; DynamoDB bills writes per item), and every written
+/// item by table and key shape, to tell which grains and leases the writes are for.
 /// </summary>
-internal sealed partial class BatchItemCounter : IAsyncDisposable
+internal sealed partial class BatchItemCounter
 {
-    private static readonly HashSet<string> NotForwarded = new(StringComparer.OrdinalIgnoreCase)
-    {
-        "Host", "Connection", "Keep-Alive", "Transfer-Encoding", "Upgrade", "Expect", "Content-Length", "TE", "Trailer",
-    };
-
-    private readonly WebApplication _app;
-    private readonly HttpClient _http = new(new SocketsHttpHandler { AllowAutoRedirect = false, UseCookies = false, UseProxy = false, AutomaticDecompression = DecompressionMethods.None })
-    {
-        Timeout = Timeout.InfiniteTimeSpan,
-    };
-
-    private readonly string _target;
     private readonly ConcurrentDictionary<string, long> _shapes = new(StringComparer.Ordinal);
     private long _puts;
     private long _deletes;
-
-    private BatchItemCounter(WebApplication app, Uri target)
-    {
-        _app = app;
-        _target = target.GetLeftPart(UriPartial.Authority);
-    }
-
-    public Uri Url { get; private set; } = null!;
 
     /// <summary>PutRequest and DeleteRequest items sent in BatchWriteItem calls since the last reset.</summary>
     public (long Puts, long Deletes) Items => (Interlocked.Read(ref _puts), Interlocked.Read(ref _deletes));
@@ -58,76 +30,22 @@ internal sealed partial class BatchItemCounter : IAsyncDisposable
         Interlocked.Exchange(ref _deletes, 0);
     }
 
-    public static async Task<BatchItemCounter> StartAsync(Uri target)
+    /// <summary>Watches the DynamoDB requests that <paramref name="proxy"/> forwards.</summary>
+    public static BatchItemCounter Observe(AwsFaultProxy proxy)
     {
-        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
-        builder.WebHost.UseKestrelCore().ConfigureKestrel(o =>
+        var counter = new BatchItemCounter();
+        proxy.OnForwarding = (operation, body) =>
         {
-            o.Listen(IPAddress.Loopback, 0);
-            o.Limits.MaxRequestBodySize = null;
-        });
-        var app = builder.Build();
-        var counter = new BatchItemCounter(app, target);
-        ((IApplicationBuilder)app).Run(counter.HandleAsync);
-        await app.StartAsync();
-        var bound = new Uri(app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.Single());
-        counter.Url = new Uri($"http://127.0.0.1:{bound.Port}/");
+            if (operation is "BatchWriteItem" or "PutItem" or "UpdateItem" or "DeleteItem")
+            {
+                counter.Count(operation, body);
+            }
+        };
         return counter;
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        await _app.StopAsync();
-        await _app.DisposeAsync();
-        _http.Dispose();
-    }
-
-    private async Task HandleAsync(HttpContext context)
-    {
-        var aborted = context.RequestAborted;
-        using var buffer = new MemoryStream();
-        await context.Request.Body.CopyToAsync(buffer, aborted);
-        var body = buffer.ToArray();
-        var target = context.Request.Headers["X-Amz-Target"].ToString();
-        var operation = target[(target.LastIndexOf('.') + 1)..];
-        if (operation is "BatchWriteItem" or "PutItem" or "UpdateItem" or "DeleteItem")
-        {
-            Count(operation, body);
-        }
-
-        var rawTarget = context.Features.GetRequiredFeature<IHttpRequestFeature>().RawTarget;
-        using var request = new HttpRequestMessage(new HttpMethod(context.Request.Method), new Uri(_target + rawTarget)) { Content = new ByteArrayContent(body) };
-        foreach (var (name, values) in context.Request.Headers)
-        {
-            if (!NotForwarded.Contains(name) && !request.Headers.TryAddWithoutValidation(name, (IEnumerable<string?>)values))
-            {
-                request.Content.Headers.TryAddWithoutValidation(name, (IEnumerable<string?>)values);
-            }
-        }
-
-        try
-        {
-            using var response = await _http.SendAsync(request, aborted);
-            context.Response.StatusCode = (int)response.StatusCode;
-            foreach (var (name, values) in response.Headers.Concat(response.Content.Headers))
-            {
-                if (!NotForwarded.Contains(name))
-                {
-                    context.Response.Headers[name] = values.ToArray();
-                }
-            }
-
-            context.Response.ContentLength = response.Content.Headers.ContentLength;
-            await response.Content.CopyToAsync(context.Response.Body, aborted);
-        }
-        catch (OperationCanceledException) when (aborted.IsCancellationRequested)
-        {
-            // The caller went away.
-        }
-    }
-
     /// <summary>Counts the write items of one call by table and key shape.</summary>
-    private void Count(string operation, byte[] body)
+    private void Count(string operation, ReadOnlyMemory<byte> body)
     {
         try
         {

@@ -63,9 +63,9 @@ try
     await emulators.InitializeAsync();
     stop.Token.ThrowIfCancellationRequested();
     kinesis = emulators.CreateKinesisClient();
-    // silo -> fault proxy (counts calls per operation) -> item counter (counts items) -> dynalite.
-    items = await BatchItemCounter.StartAsync(emulators.DynamoDbUrl);
-    proxy = await AwsFaultProxy.StartAsync(items.Url, stop.Token);
+    // silo -> fault proxy (counts calls per operation; the item counter looks inside them) -> dynalite.
+    proxy = await AwsFaultProxy.StartAsync(emulators.DynamoDbUrl, stop.Token);
+    items = BatchItemCounter.Observe(proxy);
 
     var stream = EmulatorHost.UniqueName("bench");
     await kinesis.CreateStreamAsync(stream, shards, stop.Token);
@@ -228,11 +228,6 @@ finally
     if (proxy is not null)
     {
         await proxy.DisposeAsync();
-    }
-
-    if (items is not null)
-    {
-        await items.DisposeAsync();
     }
 
     kinesis?.Dispose();
