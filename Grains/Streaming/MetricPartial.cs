@@ -9,6 +9,8 @@ namespace Analytics.Grains.Streaming;
 /// call per batch however many events its metric had. It holds everything any tier needs: the
 /// grain folds each bucket into every tier that still retains it, and counts the rest as late.
 /// </summary>
+/// <remarks>When the metric grain lives on another silo than the shard's agent, the partial crosses the network in the form of <see cref="MetricPartialJsonConverter"/>.</remarks>
+[System.Text.Json.Serialization.JsonConverter(typeof(MetricPartialJsonConverter))]
 public sealed class MetricPartial(string metric, long bucketSizeMs)
 {
     public string Metric { get; } = metric;
@@ -22,7 +24,7 @@ public sealed class MetricPartial(string metric, long bucketSizeMs)
     /// <summary>Each source's latest event time in the batch, for distinct sources.</summary>
     public Dictionary<string, long> LatestBySource { get; } = new(StringComparer.Ordinal);
 
-    public long Count { get; private set; }
+    public long Count { get; internal set; }
 
     public void Add(in AnalyticsEvent e)
     {
@@ -45,15 +47,23 @@ public sealed class MetricPartial(string metric, long bucketSizeMs)
 /// <summary>The events of one metric in one finest bucket of one batch.</summary>
 public sealed class PartialBucket
 {
-    public long Count { get; private set; }
+    public PartialBucket()
+        : this(new DDSketch(DDSketch.DefaultRelativeAccuracy))
+    {
+    }
 
-    public double Sum { get; private set; }
+    /// <summary>A bucket around a sketch read back from its binary form (the other fields are set after).</summary>
+    internal PartialBucket(DDSketch sketch) => Sketch = sketch;
 
-    public double Min { get; private set; } = double.PositiveInfinity;
+    public long Count { get; internal set; }
 
-    public double Max { get; private set; } = double.NegativeInfinity;
+    public double Sum { get; internal set; }
 
-    public DDSketch Sketch { get; } = new(DDSketch.DefaultRelativeAccuracy);
+    public double Min { get; internal set; } = double.PositiveInfinity;
+
+    public double Max { get; internal set; } = double.NegativeInfinity;
+
+    public DDSketch Sketch { get; }
 
     /// <summary>Per source: count, sum and max, for the buckets' top-k.</summary>
     public Dictionary<string, SourceAggregate> Sources { get; } = new(StringComparer.Ordinal);

@@ -96,6 +96,7 @@ public sealed class GrainCodeGenerator : IIncrementalGenerator
                     }
 
                     invokableNames[method] = invokableName;
+                    registrations.AppendLine($"            registry.AddInvokable({invokableName}.Descriptor, static () => new {invokableName}());");
                 }
 
                 WriteProxyMethod(source, method, invokableName);
@@ -143,11 +144,32 @@ public sealed class GrainCodeGenerator : IIncrementalGenerator
         var readOnly = HasAttribute(method, "Analytics.Runtime.ReadOnlyAttribute") ? "true" : "false";
         source.AppendLine($"    internal sealed class {name} : {baseType}");
         source.AppendLine("    {");
-        source.AppendLine($"        private static readonly global::Analytics.Runtime.Invocation.GrainMethodDescriptor Descriptor = new(\"{method.ContainingType.Name}\", \"{method.Name}\", {alwaysInterleave}, {readOnly});");
+        var key = $"{Plain(method.ContainingType)}.{method.Name}({string.Join(",", method.Parameters.Select(p => Plain(p.Type)))})";
+        source.AppendLine($"        internal static readonly global::Analytics.Runtime.Invocation.GrainMethodDescriptor Descriptor = new(\"{method.ContainingType.Name}\", \"{method.Name}\", {alwaysInterleave}, {readOnly}, {SymbolDisplay.FormatLiteral(key, quote: true)});");
         for (var i = 0; i < method.Parameters.Length; i++)
         {
             source.AppendLine($"        public {Fq(method.Parameters[i].Type)} Arg{i} = default!;");
         }
+
+        // Arguments cross processes as consecutive JSON values, each with its declared type.
+        const string Json = "global::System.Text.Json";
+        source.AppendLine($"        public override void WriteArguments({Json}.Utf8JsonWriter writer, {Json}.JsonSerializerOptions options)");
+        source.AppendLine("        {");
+        for (var i = 0; i < method.Parameters.Length; i++)
+        {
+            source.AppendLine($"            {Json}.JsonSerializer.Serialize<{Fq(method.Parameters[i].Type)}>(writer, Arg{i}, options);");
+        }
+
+        source.AppendLine("        }");
+        source.AppendLine($"        public override void ReadArguments(ref {Json}.Utf8JsonReader reader, {Json}.JsonSerializerOptions options)");
+        source.AppendLine("        {");
+        for (var i = 0; i < method.Parameters.Length; i++)
+        {
+            source.AppendLine("            global::Analytics.Runtime.Messaging.Serialization.WireSerializer.MoveToValue(ref reader);");
+            source.AppendLine($"            Arg{i} = {Json}.JsonSerializer.Deserialize<{Fq(method.Parameters[i].Type)}>(ref reader, options)!;");
+        }
+
+        source.AppendLine("        }");
 
         source.AppendLine("        public override global::Analytics.Runtime.Invocation.GrainMethodDescriptor Method => Descriptor;");
         var args = string.Join(", ", method.Parameters.Select((_, i) => $"Arg{i}"));
@@ -258,6 +280,11 @@ public sealed class GrainCodeGenerator : IIncrementalGenerator
 
     private static string Fq(ITypeSymbol type) => type.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat.WithMiscellaneousOptions(
         SymbolDisplayMiscellaneousOptions.IncludeNullableReferenceTypeModifier | SymbolDisplayMiscellaneousOptions.UseSpecialTypes));
+
+    /// <summary>A type's name as the method key shows it: fully qualified, without the global:: alias.</summary>
+    /// Nullable annotations are left out: they do not change what is on the wire.
+    private static string Plain(ITypeSymbol type) => type.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat
+        .WithMiscellaneousOptions(SymbolDisplayMiscellaneousOptions.UseSpecialTypes)).Replace("global::", string.Empty);
 
     private static string Escape(string name) => SyntaxFacts.GetKeywordKind(name) != SyntaxKind.None ? "@" + name : name;
 

@@ -4,6 +4,7 @@ using Analytics.Grains;
 using Analytics.Runtime.Aws.DynamoDB;
 using Analytics.Runtime.Aws.Kinesis;
 using Analytics.Runtime.Hosting;
+using Analytics.Runtime.Messaging.Network;
 using Analytics.Runtime.Persistence;
 using Analytics.Runtime.Streaming;
 using Analytics.Runtime.Streaming.LocalLog;
@@ -39,6 +40,9 @@ public static class AnalyticsSiloSetup
             o.GatewayPort = configuration.GetValue("Gateway:Port", o.GatewayPort);
             o.SiloName = configuration["Silo:Name"] ?? o.SiloName;
             o.Zone = configuration["Silo:Zone"] ?? o.Zone;
+            o.AdvertisedHost = configuration["Silo:AdvertisedHost"] ?? o.AdvertisedHost;
+            // Peers fetch each other's queue statistics for /api/cluster from here.
+            o.Endpoints["http"] = $"http://{o.AdvertisedHost}:{http.Port}";
         });
 
         // Kinesis:StreamName chooses the mode: events in Kinesis and state in DynamoDB, or both on local disk.
@@ -114,6 +118,13 @@ public static class AnalyticsSiloSetup
     {
         silo.Services.AddKinesisClient(configuration);
         silo.Services.AddDynamoDB(configuration);
+        // Any number of silos form one cluster: membership in DynamoDB, calls over the network.
+        silo.UseDynamoDBClustering();
+        silo.UseNetworkMessaging(o =>
+        {
+            o.ClusterSecret = configuration["Cluster:Secret"];
+            o.ListenAddress = configuration["Silo:ListenAddress"] ?? o.ListenAddress;
+        });
         var kinesis = new KinesisStreamOptions { Namespace = AnalyticsStreams.Namespace };
         configuration.GetSection("Kinesis").Bind(kinesis);
         silo.AddDynamoDBGrainStorage(AnalyticsStreams.Storage, o => configuration.GetSection("Storage").Bind(o));

@@ -37,6 +37,10 @@ internal sealed class AwsSilo(EmulatorHost emulators, string stream, string tabl
                 "--Streams:QueueRefreshInterval=00:00:01",
                 "--Leases:LeaseDuration=00:00:03",
                 "--Leases:RenewInterval=00:00:00.500",
+                // Every AWS silo is a networked cluster member: ports of its own, so tests never collide.
+                $"--Silo:Port={SiloProcess.FreePort()}",
+                $"--Gateway:Port={SiloProcess.FreePort()}",
+                "--Silo:ListenAddress=127.0.0.1",
                 .. extra,
             ]);
 

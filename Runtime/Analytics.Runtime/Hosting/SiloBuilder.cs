@@ -72,6 +72,9 @@ public static class SiloHostingExtensions
         services.AddSingleton<MembershipAgent>();
         services.AddSingleton<IMembershipViewProvider>(sp => sp.GetRequiredService<MembershipAgent>());
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<MembershipAgent>());
+        services.TryAddSingleton<ISiloProber>(sp => new InProcessSiloProber(sp.GetRequiredService<InProcessFabric>().Network));
+        services.AddSingleton<ClusterHealthMonitor>();
+        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<ClusterHealthMonitor>());
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, InProcessEndpointRegistration>();
 
         services.AddSingleton<SiloHostedService>();

@@ -19,6 +19,9 @@ public sealed class SiloOptions
 
     /// <summary>Availability zone, shown in membership and on the dashboard.</summary>
     public string? Zone { get; set; }
+
+    /// <summary>Other endpoints this silo serves (say "http"), published in its membership row for peers and dashboards.</summary>
+    public Dictionary<string, string> Endpoints { get; } = new(StringComparer.Ordinal);
 }
 
 internal sealed class SiloOptionsValidator : IValidateOptions<SiloOptions>
@@ -67,6 +70,13 @@ public sealed class LocalSiloDetails
         Name = value.SiloName;
         Zone = value.Zone;
         ClusterId = value.ClusterId;
+        var endpoints = new Dictionary<string, string>(value.Endpoints, StringComparer.Ordinal);
+        if (value.GatewayPort > 0)
+        {
+            endpoints.TryAdd("gateway", $"{value.AdvertisedHost}:{value.GatewayPort}");
+        }
+
+        Endpoints = endpoints;
     }
 
     public Membership.SiloAddress SiloAddress { get; }
@@ -76,4 +86,7 @@ public sealed class LocalSiloDetails
     public string? Zone { get; }
 
     public string ClusterId { get; }
+
+    /// <summary>What the silo publishes in its membership row besides its silo address.</summary>
+    public IReadOnlyDictionary<string, string> Endpoints { get; }
 }

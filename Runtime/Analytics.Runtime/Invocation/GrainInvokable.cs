@@ -1,3 +1,5 @@
+using System.Text.Json;
+
 namespace Analytics.Runtime.Invocation;
 
 /// <summary>
@@ -11,6 +13,41 @@ public abstract class GrainInvokable
 
     /// <summary>Calls the method on the grain instance. Returns Task or Task&lt;T&gt;.</summary>
     public abstract Task Invoke(object grain);
+
+    /// <summary>Writes the arguments as JSON values, in order (generated; only calls that cross processes use it).</summary>
+    public virtual void WriteArguments(Utf8JsonWriter writer, JsonSerializerOptions options) =>
+        throw new NotSupportedException($"{Method} cannot be sent to another process.");
+
+    /// <summary>Reads the arguments written by <see cref="WriteArguments"/>; the reader is before the first value.</summary>
+    public virtual void ReadArguments(ref Utf8JsonReader reader, JsonSerializerOptions options) =>
+        throw new NotSupportedException($"{Method} cannot be received from another process.");
+
+    /// <summary>Writes the result of the completed, successful method task (nothing for Task).</summary>
+    internal abstract void WriteResult(Task completed, Utf8JsonWriter writer, JsonSerializerOptions options);
+
+    /// <summary>Turns a result written by <see cref="WriteResult"/> into the task the caller awaits (Task or Task&lt;T&gt;).</summary>
+    internal abstract Task ReadResult(ReadOnlySpan<byte> json, JsonSerializerOptions options);
+
+    /// <summary>A faulted task of the method's type, so typed callers see the exception itself.</summary>
+    internal abstract Task FromException(Exception exception);
+
+    /// <summary>
+    /// The caller's task of a request sent to another process: the response frame decoded into the
+    /// method's result or exception. Transport failures go through <paramref name="mapFailure"/>.
+    /// </summary>
+    internal abstract Task ReceiveResponse(Task<ReadOnlyMemory<byte>> response, Func<Exception, Exception> mapFailure);
+
+    private protected static async Task<ReadOnlyMemory<byte>> AwaitFrame(Task<ReadOnlyMemory<byte>> response, Func<Exception, Exception> mapFailure)
+    {
+        try
+        {
+            return await response.ConfigureAwait(false);
+        }
+        catch (Exception exception)
+        {
+            throw mapFailure(exception);
+        }
+    }
 
     /// <summary>A completion source of the method's result type, for calls that must wait in a queue.</summary>
     internal abstract IResponseCompletion CreateCompletion();
@@ -32,6 +69,18 @@ public abstract class GrainInvokable
 public abstract class VoidGrainInvokable : GrainInvokable
 {
     internal sealed override IResponseCompletion CreateCompletion() => new ResponseCompletion<object?>();
+
+    internal sealed override void WriteResult(Task completed, Utf8JsonWriter writer, JsonSerializerOptions options) => writer.WriteNullValue();
+
+    internal sealed override Task ReadResult(ReadOnlySpan<byte> json, JsonSerializerOptions options) => Task.CompletedTask;
+
+    internal sealed override Task FromException(Exception exception) => Task.FromException(exception);
+
+    internal sealed override async Task ReceiveResponse(Task<ReadOnlyMemory<byte>> response, Func<Exception, Exception> mapFailure)
+    {
+        var payload = await AwaitFrame(response, mapFailure).ConfigureAwait(false);
+        await Messaging.Serialization.MessageCodec.DecodeResponse(this, payload.Span).ConfigureAwait(false);
+    }
 
     internal sealed override async Task WithTimeoutOrCancellation(Task pending, GrainId target, CancellationToken siloGone, Membership.SiloAddress silo)
     {
@@ -62,6 +111,22 @@ public abstract class VoidGrainInvokable : GrainInvokable
 public abstract class GrainInvokable<TResult> : GrainInvokable
 {
     internal sealed override IResponseCompletion CreateCompletion() => new ResponseCompletion<TResult>();
+
+    internal sealed override void WriteResult(Task completed, Utf8JsonWriter writer, JsonSerializerOptions options) =>
+        JsonSerializer.Serialize(writer, ((Task<TResult>)completed).Result, options);
+
+    internal sealed override Task ReadResult(ReadOnlySpan<byte> json, JsonSerializerOptions options) =>
+        Task.FromResult(JsonSerializer.Deserialize<TResult>(json, options)!);
+
+    internal sealed override Task FromException(Exception exception) => Task.FromException<TResult>(exception);
+
+    internal sealed override Task ReceiveResponse(Task<ReadOnlyMemory<byte>> response, Func<Exception, Exception> mapFailure) => ReceiveTyped(response, mapFailure);
+
+    private async Task<TResult> ReceiveTyped(Task<ReadOnlyMemory<byte>> response, Func<Exception, Exception> mapFailure)
+    {
+        var payload = await AwaitFrame(response, mapFailure).ConfigureAwait(false);
+        return await ((Task<TResult>)Messaging.Serialization.MessageCodec.DecodeResponse(this, payload.Span)).ConfigureAwait(false);
+    }
 
     internal sealed override Task WithTimeoutOrCancellation(Task pending, GrainId target, CancellationToken siloGone, Membership.SiloAddress silo) =>
         WithCancellationTyped((Task<TResult>)pending, target, siloGone, silo);

@@ -22,6 +22,7 @@ internal sealed partial class MembershipAgent(
 {
     private readonly MembershipOptions _options = options.Value;
     private readonly object _subscribersLock = new();
+    private readonly object _publishLock = new();
     private readonly CancellationTokenSource _stopping = new();
     private ImmutableList<Action<MembershipView>> _subscribers = [];
     private Task? _loop;
@@ -32,8 +33,6 @@ internal sealed partial class MembershipAgent(
 
     public SiloAddress LocalSilo => local.SiloAddress;
 
-    /// <summary>Endpoints this silo publishes in its row (HTTP, gateway); set before start.</summary>
-    public Dictionary<string, string> Endpoints { get; } = [];
 
     public IDisposable Subscribe(Action<MembershipView> onChanged)
     {
@@ -111,6 +110,12 @@ internal sealed partial class MembershipAgent(
         }
     }
 
+    /// <summary>Cancelled when the agent stops, is killed, or learns this silo was declared dead; the health monitor stops with it.</summary>
+    internal CancellationToken Stopping => _stopping.Token;
+
+    /// <summary>Lets the health monitor publish a death it just wrote without waiting for the next refresh.</summary>
+    internal Task RefreshNowAsync(CancellationToken cancellationToken) => RefreshAsync(cancellationToken);
+
     /// <summary>Reads the table, declares stale silos dead, and publishes a new view if it changed.</summary>
     internal async Task RefreshAsync(CancellationToken cancellationToken)
     {
@@ -148,28 +153,34 @@ internal sealed partial class MembershipAgent(
 
     private void Publish(MembershipView view)
     {
-        var previous = _current;
-        if (view.Version <= previous.Version && previous != MembershipView.Empty)
+        // Refreshes run concurrently (the loop, BecomeActive, the health monitor after a death):
+        // the lock keeps an older view from overwriting a newer one and subscribers seeing them
+        // out of order. Subscribers only schedule work, so calling them under the lock is cheap.
+        lock (_publishLock)
         {
-            return;
-        }
-
-        _current = view;
-        if (previous.SameActiveSet(view) && previous.Entries.Count == view.Entries.Count)
-        {
-            return;
-        }
-
-        LogViewChanged(view.Version, string.Join(", ", view.ActiveSilos));
-        foreach (var subscriber in _subscribers)
-        {
-            try
+            var previous = _current;
+            if (view.Version <= previous.Version && previous != MembershipView.Empty)
             {
-                subscriber(view);
+                return;
             }
-            catch (Exception exception)
+
+            _current = view;
+            if (previous.SameActiveSet(view) && previous.Entries.Count == view.Entries.Count)
             {
-                LogSubscriberFailed(exception);
+                return;
+            }
+
+            LogViewChanged(view.Version, string.Join(", ", view.ActiveSilos));
+            foreach (var subscriber in _subscribers)
+            {
+                try
+                {
+                    subscriber(view);
+                }
+                catch (Exception exception)
+                {
+                    LogSubscriberFailed(exception);
+                }
             }
         }
     }
@@ -194,7 +205,7 @@ internal sealed partial class MembershipAgent(
                 Zone = local.Zone,
                 StartTime = _startTime,
                 IAmAliveTime = now,
-                Endpoints = new Dictionary<string, string>(Endpoints),
+                Endpoints = local.Endpoints,
             };
             var written = insert && existing.Entry is null
                 ? await table.InsertRowAsync(entry, snapshot.Version.Next(), cancellationToken)

@@ -136,6 +136,7 @@ public sealed class TestCluster : IAsyncDisposable
         var services = silo.Services;
         services.GetRequiredService<SiloCallRouter>().Kill();
         Fabric.Network.Unregister(silo.Address);
+        services.GetService<Messaging.Network.NetworkMessageTransport>()?.Kill();
         services.GetRequiredService<Catalog>().Kill();
         foreach (var provider in services.GetServices<StreamProviderName>())
         {

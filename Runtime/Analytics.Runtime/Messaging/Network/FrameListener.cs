@@ -86,6 +86,22 @@ public sealed partial class FrameListener : IAsyncDisposable
         await Task.WhenAll(_connections.Keys.Select(connection => connection.DisposeAsync().AsTask())).ConfigureAwait(false);
     }
 
+    /// <summary>Stops listening and drops every connection at once, as a crash would: no goodbyes.</summary>
+    public void Abort()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
+        _stopping.Cancel();
+        _socket.Dispose();
+        foreach (var connection in _connections.Keys)
+        {
+            connection.Abort();
+        }
+    }
+
     private async Task AcceptLoopAsync()
     {
         await Task.Yield();
