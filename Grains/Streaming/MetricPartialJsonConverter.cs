@@ -69,7 +69,8 @@ public sealed class MetricPartialJsonConverter : JsonConverter<MetricPartial>
         var root = document.RootElement;
         try
         {
-            var partial = new MetricPartial(root.GetProperty("metric").GetString()!, root.GetProperty("bucketMs").GetInt64())
+            var metric = root.GetProperty("metric").GetString() ?? throw new JsonException("A metric partial has no metric name.");
+            var partial = new MetricPartial(metric, root.GetProperty("bucketMs").GetInt64())
             {
                 Count = root.GetProperty("count").GetInt64(),
             };

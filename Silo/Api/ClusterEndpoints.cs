@@ -10,8 +10,12 @@ public static class ClusterEndpoints
 {
     public static void MapClusterEndpoints(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/api/cluster", (SiloDiagnostics silo) => Results.Json(Describe(silo), ApiJson.Options))
-            .WithName("Cluster").WithSummary("The silos of the cluster with their status, and this silo's activations and queues.");
+        app.MapGet("/api/cluster", async (SiloDiagnostics silo, IHttpClientFactory http, CancellationToken cancellationToken) =>
+                Results.Json(await ClusterOverview.DescribeAsync(silo, http, cancellationToken), ApiJson.Options))
+            .WithName("Cluster").WithSummary("The silos of the cluster with status, zone, activations, owned queues (shards) and iterator age; each silo's figures come from that silo.");
+
+        app.MapGet("/api/cluster/self", (SiloDiagnostics silo) => Results.Json(ClusterOverview.DescribeSelf(silo), ApiJson.Options))
+            .WithName("ClusterSelf").WithSummary("This silo's own activations and queues (what /api/cluster asks each silo for).");
 
         app.MapGet("/api/dead-letters", async (string? limit, IServiceProvider services, CancellationToken cancellationToken) =>
             {
@@ -38,41 +42,17 @@ public static class ClusterEndpoints
             .WithName("Ready");
     }
 
-    private static ClusterResponse Describe(SiloDiagnostics silo)
-    {
-        var view = silo.Membership.Current;
-        var queues = silo.Queues;
-        return new ClusterResponse(
-            silo.Local.ClusterId,
-            silo.Local.SiloAddress.ToString(),
-            view.Version,
-            view.Entries.OrderBy(e => e.SiloName, StringComparer.Ordinal).Select(e =>
-            {
-                var local = e.Silo == silo.Local.SiloAddress;
-                return new SiloResponse(
-                    e.Silo.ToString(),
-                    e.SiloName,
-                    e.Status.ToString(),
-                    e.Zone,
-                    TimestampParser.Format(e.StartTime.ToUnixTimeMilliseconds()),
-                    TimestampParser.Format(e.IAmAliveTime.ToUnixTimeMilliseconds()),
-                    local,
-                    local ? silo.ActivationCount : null,
-                    local ? queues.Select(q => new QueueResponse(
-                        q.Queue.ToString(),
-                        q.Statistics.Records,
-                        q.Statistics.Items,
-                        q.Statistics.Committed?.ToString(),
-                        q.Statistics.Lag?.TotalMilliseconds,
-                        q.Statistics.PoisonRecords,
-                        q.Statistics.Dropped)).ToList() : null);
-            }).ToList());
-    }
-
     public sealed record ClusterResponse(string ClusterId, string Self, int MembershipVersion, IReadOnlyList<SiloResponse> Silos);
 
+    /// <param name="Error">Why the silo's own figures are missing (it did not answer in time), or null.</param>
     public sealed record SiloResponse(string Address, string Name, string Status, string? Zone, string StartTime, string LastHeartbeat, bool IsSelf,
-        int? ActivationCount, IReadOnlyList<QueueResponse>? Queues);
+        int? ActivationCount, IReadOnlyList<QueueResponse>? Queues, string? Error = null, NetworkResponse? Network = null);
+
+    /// <summary>What one silo reports about itself.</summary>
+    public sealed record SelfResponse(string Address, int ActivationCount, IReadOnlyList<QueueResponse> Queues, NetworkResponse? Network = null);
+
+    /// <summary>Grain calls this silo sent to and received from other silos, calls from clients, and failure-detector probes, since it started.</summary>
+    public sealed record NetworkResponse(long Sent, long Received, long FromClients, long Probes);
 
     public sealed record QueueResponse(string Queue, long Records, long Events, string? Checkpoint, double? IteratorAgeMs, long PoisonRecords, long Duplicates);
 

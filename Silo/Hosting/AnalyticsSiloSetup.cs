@@ -45,6 +45,9 @@ public static class AnalyticsSiloSetup
             o.Endpoints["http"] = $"http://{o.AdvertisedHost}:{http.Port}";
         });
 
+        // Failure detection: probe interval and timeout, missed probes and votes (see MembershipOptions).
+        builder.Services.Configure<Analytics.Runtime.Membership.MembershipOptions>(configuration.GetSection("Membership"));
+
         // Kinesis:StreamName chooses the mode: events in Kinesis and state in DynamoDB, or both on local disk.
         var aws = !string.IsNullOrEmpty(configuration["Kinesis:StreamName"]);
         builder.UseSilo(silo =>
@@ -78,6 +81,7 @@ public static class AnalyticsSiloSetup
             return validation;
         });
         builder.Services.AddSingleton<EventIngestor>();
+        builder.Services.AddHttpClient(ClusterOverview.HttpClientName);
         builder.Services.AddOpenApi();
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.NumberHandling = ApiJson.Options.NumberHandling);
         return builder;

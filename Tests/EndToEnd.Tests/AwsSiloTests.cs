@@ -14,7 +14,7 @@ namespace Analytics.EndToEnd.Tests;
 [Collection(EmulatorCollection.Name)]
 public sealed class AwsSiloTests(EmulatorHost emulators) : IDisposable
 {
-    private static readonly string[] Metrics = ["aws.temp", "aws.hum", "aws.load", "aws.volt"];
+    internal static readonly string[] Metrics = ["aws.temp", "aws.hum", "aws.load", "aws.volt"];
     private readonly KinesisClient _kinesis = emulators.CreateKinesisClient();
 
     public void Dispose() => _kinesis.Dispose();
@@ -153,7 +153,7 @@ public sealed class AwsSiloTests(EmulatorHost emulators) : IDisposable
         await AssertExactAsync(restarted, events);
     }
 
-    private static async Task WaitForTotalAsync(SiloProcess silo, long atLeast)
+    internal static async Task WaitForTotalAsync(SiloProcess silo, long atLeast)
     {
         var deadline = DateTime.UtcNow.AddSeconds(120);
         while (DateTime.UtcNow < deadline)
@@ -176,7 +176,7 @@ public sealed class AwsSiloTests(EmulatorHost emulators) : IDisposable
     }
 
     /// <summary>Every metric's numbers against the model, and every source's count.</summary>
-    private static async Task AssertExactAsync(SiloProcess silo, IReadOnlyList<Sent> events)
+    internal static async Task AssertExactAsync(SiloProcess silo, IReadOnlyList<Sent> events)
     {
         foreach (var metric in Metrics)
         {

@@ -23,9 +23,23 @@ internal static class SiloApi
         return JsonNode.Parse(body)!.AsObject();
     }
 
+    /// <summary>
+    /// GETs a JSON body, retrying 503 for up to 15 s as the contract tells clients to: a silo that
+    /// restarted beside its dead predecessor's row routes some grains there until the cluster
+    /// votes the predecessor dead (a few seconds).
+    /// </summary>
     public static async Task<JsonObject?> GetAsync(SiloProcess silo, string path)
     {
-        using var response = await silo.Http.GetAsync(path);
+        var retryUntil = DateTime.UtcNow.AddSeconds(15);
+        var response = await silo.Http.GetAsync(path);
+        while (response.StatusCode == HttpStatusCode.ServiceUnavailable && DateTime.UtcNow < retryUntil)
+        {
+            response.Dispose();
+            await Task.Delay(250);
+            response = await silo.Http.GetAsync(path);
+        }
+
+        using var _ = response;
         if (response.StatusCode == HttpStatusCode.NotFound)
         {
             return null;

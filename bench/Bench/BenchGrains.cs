@@ -72,6 +72,19 @@ public sealed class LockedCallTarget
     }
 }
 
+// ---- Cross-silo calls --------------------------------------------------------------------------
+
+/// <summary>The grain side of the network benchmark: a small payload in, the same payload back.</summary>
+public interface IEchoGrain : IGrainWithStringKey
+{
+    Task<string> Echo(string payload);
+}
+
+public sealed class EchoGrain : Grain, IEchoGrain
+{
+    public Task<string> Echo(string payload) => Task.FromResult(payload);
+}
+
 // ---- Activation memory -------------------------------------------------------------------------
 
 public interface ISmallGrain : IGrainWithStringKey

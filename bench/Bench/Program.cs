@@ -7,18 +7,19 @@ using BenchmarkDotNet.Reports;
 using BenchmarkDotNet.Running;
 using BenchmarkDotNet.Toolchains.InProcess.Emit;
 
-// Usage: dotnet run -c Release --project bench/Bench -- [runtime|calls|memory|delivery] [--activations N] [--records N] [--batch N] [--keys N] [--rounds N] [--cpu-only]
+// Usage: dotnet run -c Release --project bench/Bench -- [runtime|calls|memory|delivery|network] [--activations N] [--records N] [--batch N] [--keys N] [--rounds N] [--cpu-only]
 //   runtime   everything below (the default)
 //   calls     local call latency and throughput (BenchmarkDotNet), then the same cases by CPU time
 //             (--cpu-only: the CPU-time pass alone, in a few seconds)
 //   memory    bytes per idle activation
 //   delivery  local log append and delivery to implicit subscribers
+//   network   cross-silo calls over loopback TCP against a raw TCP echo (not part of runtime; about 1 minute)
 string[] valueOptions = ["--activations", "--records", "--batch", "--keys", "--rounds"];
 var filter = args.Where((a, i) => !a.StartsWith("--", StringComparison.Ordinal) && (i == 0 || !valueOptions.Contains(args[i - 1])))
     .FirstOrDefault()?.ToLowerInvariant() ?? "runtime";
-if (filter is not ("runtime" or "calls" or "memory" or "delivery"))
+if (filter is not ("runtime" or "calls" or "memory" or "delivery" or "network"))
 {
-    Console.Error.WriteLine($"Unknown benchmark filter '{filter}'. Use runtime, calls, memory or delivery.");
+    Console.Error.WriteLine($"Unknown benchmark filter '{filter}'. Use runtime, calls, memory, delivery or network.");
     return 2;
 }
 
@@ -73,6 +74,11 @@ if (filter is "runtime" or "delivery")
         Keys: Option("keys", 1_000),
         BatchSize: Option("batch", 1_000),
         Rounds: Option("rounds", 3)));
+}
+
+if (filter is "network")
+{
+    await NetworkCallBenchmark.RunAsync();
 }
 
 Results.Note($"load average (1, 5, 15 min) at start {loadAtStart}, at end {LoadAverage()}, on {Environment.ProcessorCount} cores");

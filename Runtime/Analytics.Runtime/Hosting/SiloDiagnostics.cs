@@ -31,5 +31,8 @@ public sealed class SiloDiagnostics
     public IReadOnlyDictionary<string, int> ActivationsByType =>
         _catalog.Activations.GroupBy(a => a.GrainId.Type).ToDictionary(g => g.Key, g => g.Count());
 
+    /// <summary>The network transport's counters, or null for a silo on the in-process network.</summary>
+    public Messaging.Network.NetworkStatistics? Network => _services.GetService(typeof(Messaging.Network.NetworkMessageTransport)) is Messaging.Network.NetworkMessageTransport transport ? transport.Statistics : null;
+
     public IReadOnlyList<(string Provider, QueueId Queue, QueueAgentStatistics Statistics)> Queues => _services.GetPullingAgents().ToList();
 }

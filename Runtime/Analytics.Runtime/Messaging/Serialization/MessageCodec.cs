@@ -112,8 +112,9 @@ public static class MessageCodec
 
             return new IncomingRequest(new GrainId(type, key), request, hopCount, generation);
         }
-        catch (Exception exception) when (exception is JsonException or NotSupportedException or ArgumentException or InvalidOperationException)
+        catch (Exception exception) when (exception is not (WireFormatException or OutOfMemoryException))
         {
+            // Whatever the received bytes made a converter or constructor throw, the caller learns it as one kind of error.
             throw new WireFormatException($"The arguments of {request.Method} could not be read: {exception.Message}", exception);
         }
     }
@@ -159,19 +160,19 @@ public static class MessageCodec
                 : payload[0] == StatusException ? request.FromException(RemoteExceptions.Read(payload[1..]))
                 : throw new WireFormatException($"The response has an unknown status {payload[0]}.");
         }
-        catch (Exception exception) when (exception is JsonException or NotSupportedException)
-        {
-            return request.FromException(new WireFormatException($"The response of {request.Method} could not be read: {exception.Message}", exception));
-        }
         catch (WireFormatException exception)
         {
             return request.FromException(exception);
+        }
+        catch (Exception exception) when (exception is not OutOfMemoryException)
+        {
+            return request.FromException(new WireFormatException($"The response of {request.Method} could not be read: {exception.Message}", exception));
         }
     }
 
     private static string ReadString(ref ReadOnlySpan<byte> rest, int length, int prefix)
     {
-        if (length < 0 || rest.Length < prefix + length)
+        if (length < 0 || rest.Length < prefix + (long)length)
         {
             throw new WireFormatException("The request's grain id is truncated.");
         }

@@ -17,6 +17,7 @@ internal static class RemoteExceptions
     public const string RemoteStackTraceKey = "RemoteStackTrace";
     private const int MaxMessageChars = 16 * 1024;
     private const int MaxStackChars = 16 * 1024;
+    private const int MaxTypeNameChars = 512;
 
     private static readonly ConcurrentDictionary<string, Func<string, Exception>?> Factories = new(StringComparer.Ordinal);
 
@@ -53,9 +54,27 @@ internal static class RemoteExceptions
             }
         }
 
-        var exception = Factories.GetOrAdd(type, FindFactory) is { } factory ? factory(message) : new RemoteRequestException(type, message);
+        var exception = Build(type, message);
         exception.Data[RemoteStackTraceKey] = stack;
         return exception;
+    }
+
+    private static Exception Build(string type, string message)
+    {
+        try
+        {
+            if (type.Length <= MaxTypeNameChars && Factories.GetOrAdd(type, FindFactory) is { } factory)
+            {
+                return factory(message);
+            }
+        }
+        catch (Exception exception) when (exception is not OutOfMemoryException)
+        {
+            // A type this process cannot load, or whose constructor refuses the message (AggregateException
+            // with no inner exceptions): the caller still gets the remote type's name and message.
+        }
+
+        return new RemoteRequestException(type, message);
     }
 
     private static string AssemblyQualifiedNameWithoutVersion(this Type type) => $"{type.FullName}, {type.Assembly.GetName().Name}";

@@ -49,6 +49,7 @@ public static class WireSerializer
     {
         private static readonly ConcurrentDictionary<string, Type> Resolved = new(StringComparer.Ordinal);
         private static readonly ConcurrentDictionary<Type, string> Names = new();
+        private const int MaxTypeNameChars = 512;
 
         public override bool HandleNull => false;
 
@@ -84,12 +85,60 @@ public static class WireSerializer
             writer.WriteEndArray();
         }
 
-        private static Type Resolve(string name) =>
-            Resolved.TryGetValue(name, out var type) ? type
-            : Resolved.GetOrAdd(name, static n => Type.GetType(n, throwOnError: false)
-                is { } found && !typeof(Delegate).IsAssignableFrom(found) && found != typeof(object)
-                    ? found
-                    : throw new JsonException($"The type '{n}' of a received value is not known in this process (is it running another build?)."));
+        private static Type Resolve(string name)
+        {
+            if (Resolved.TryGetValue(name, out var type))
+            {
+                return type;
+            }
+
+            // Checked before loading anything: a long name could nest generics deep enough to overflow the stack.
+            if (name.Length > MaxTypeNameChars)
+            {
+                throw new JsonException($"A received value names a type of {name.Length} characters; at most {MaxTypeNameChars} are accepted.");
+            }
+
+            Type? found;
+            try
+            {
+                found = Type.GetType(name, throwOnError: false);
+            }
+            catch (Exception exception) when (exception is not OutOfMemoryException)
+            {
+                throw new JsonException($"The type '{name}' of a received value cannot be loaded: {exception.Message}", exception);
+            }
+
+            if (found is null || !IsAllowed(found))
+            {
+                throw new JsonException($"The type '{name}' of a received value is not known in this process, or may not cross the wire (is the sender running another build?).");
+            }
+
+            return Resolved.GetOrAdd(name, found);
+        }
+
+        /// <summary>
+        /// Only types of the core library and of this application's own assemblies (and generics and
+        /// arrays of them) are made from received data, so a peer cannot make this process run the
+        /// constructor or setters of an arbitrary library type.
+        /// </summary>
+        private static bool IsAllowed(Type type)
+        {
+            if (type.IsArray)
+            {
+                return type.GetArrayRank() == 1 && IsAllowed(type.GetElementType()!);
+            }
+
+            if (type == typeof(object) || typeof(Delegate).IsAssignableFrom(type) || type.IsPointer || type.IsByRef || type.ContainsGenericParameters)
+            {
+                return false;
+            }
+
+            var assembly = type.Assembly;
+            var trusted = assembly == typeof(object).Assembly
+                || assembly.IsDefined(typeof(Invocation.GeneratedGrainCodeAttribute), inherit: false)
+                || (assembly.GetName().Name?.StartsWith("Analytics.", StringComparison.Ordinal) ?? false);
+            return trusted && (!type.IsGenericType || type.GetGenericArguments().All(IsAllowed));
+        }
     }
 
     private sealed class SequenceTokenConverter : JsonConverter<StreamSequenceToken>
