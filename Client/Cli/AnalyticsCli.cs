@@ -56,6 +56,8 @@ public static class AnalyticsCli
           analytics query stats temperature --window 15m    aggregates of the last 15 minutes
           analytics query top temperature --by max --k 5    the five hottest sources
           analytics query series temperature --from 1h --step 5m
+          analytics call stats temperature --gateway 10.0.1.5:30000 --gateway 10.0.2.7:30000
+                                                            the same through the grains' gateways
 
         Exit codes: 0 ok, 1 server unreachable or failed, 2 bad arguments or input,
         3 metric or source not found, 4 some events rejected, 130 interrupted (Ctrl+C).
@@ -104,6 +106,7 @@ public static class AnalyticsCli
         root.Subcommands.Add(QueryCommands.Create(env, url));
         root.Subcommands.Add(AdminCommands.DeadLetters(env, url));
         root.Subcommands.Add(AdminCommands.Cluster(env, url));
+        root.Subcommands.Add(CallCommands.Create(env, url));
         return root;
     }
 

@@ -46,7 +46,7 @@ public static class ClusterEndpoints
 
     /// <param name="Error">Why the silo's own figures are missing (it did not answer in time), or null.</param>
     public sealed record SiloResponse(string Address, string Name, string Status, string? Zone, string StartTime, string LastHeartbeat, bool IsSelf,
-        int? ActivationCount, IReadOnlyList<QueueResponse>? Queues, string? Error = null, NetworkResponse? Network = null);
+        int? ActivationCount, IReadOnlyList<QueueResponse>? Queues, string? Error = null, NetworkResponse? Network = null, string? Gateway = null);
 
     /// <summary>What one silo reports about itself.</summary>
     public sealed record SelfResponse(string Address, int ActivationCount, IReadOnlyList<QueueResponse> Queues, NetworkResponse? Network = null);

@@ -49,7 +49,8 @@ internal static class ClusterOverview
                 figures[i].Self?.ActivationCount,
                 figures[i].Self?.Queues,
                 figures[i].Error,
-                figures[i].Self?.Network)).ToList());
+                figures[i].Self?.Network,
+                e.Endpoints.GetValueOrDefault("gateway"))).ToList());
     }
 
     private static async Task<(SelfResponse? Self, string? Error)> FetchAsync(SiloDiagnostics silo, MembershipEntry entry, IHttpClientFactory http, CancellationToken cancellationToken)
