@@ -16,15 +16,30 @@ public sealed class AnalyticsClusterClient : IAsyncDisposable
 
     /// <param name="gateways">host:port of one or more silos' gateways.</param>
     /// <param name="clusterSecret">The silos' Cluster:Secret; a wrong one is refused when connecting.</param>
-    public AnalyticsClusterClient(IEnumerable<string> gateways, string? clusterSecret, string clusterId = "dev", TimeSpan? responseTimeout = null)
+    /// <param name="tlsThumbprint">
+    /// TLS: set when the silos have a Cluster:Tls certificate. The SHA-1 thumbprint of that
+    /// certificate (40 hex digits, colons allowed), or several separated by commas while it is being
+    /// rotated. The client then connects with TLS and accepts only a gateway presenting one of these
+    /// certificates (see <see cref="GatewayClientOptions.UseTls"/>); another certificate fails the
+    /// connection with <see cref="ClusterAuthenticationException"/>. Null: no TLS.
+    /// </param>
+    /// <exception cref="ArgumentException">A gateway is not host:port, or a thumbprint is not 40 hex digits.</exception>
+    public AnalyticsClusterClient(IEnumerable<string> gateways, string? clusterSecret, string clusterId = "dev", TimeSpan? responseTimeout = null, string? tlsThumbprint = null)
     {
-        _client = new GatewayClusterClient(new GatewayClientOptions
+        var options = new GatewayClientOptions
         {
             Gateways = gateways.ToList(),
             ClusterSecret = clusterSecret,
             ClusterId = clusterId,
             ResponseTimeout = responseTimeout ?? TimeSpan.FromSeconds(30),
-        });
+        };
+        if (!string.IsNullOrWhiteSpace(tlsThumbprint))
+        {
+            var thumbprints = tlsThumbprint.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            options.UseTls(thumbprints.FirstOrDefault() ?? tlsThumbprint, thumbprints.Skip(1));
+        }
+
+        _client = new GatewayClusterClient(options);
     }
 
     /// <summary>The grain factory, for calling any grain of the cluster.</summary>

@@ -128,6 +128,19 @@ public static class AnalyticsSiloSetup
         {
             o.ClusterSecret = configuration["Cluster:Secret"];
             o.ListenAddress = configuration["Silo:ListenAddress"] ?? o.ListenAddress;
+            // TLS on the silo and gateway ports and between silos, with the certificate all silos share.
+            if (configuration[NetworkMessagingOptions.TlsCertificatePathKey] is { Length: > 0 } certificatePath)
+            {
+                var certificate = NetworkMessagingOptions.LoadTlsCertificate(certificatePath, configuration[NetworkMessagingOptions.TlsCertificatePasswordKey]);
+                try
+                {
+                    o.UseTlsCertificate(certificate, configuration[NetworkMessagingOptions.TlsAllowedThumbprintsKey]?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+                }
+                catch (ArgumentException exception)
+                {
+                    throw new OptionsValidationException(Options.DefaultName, typeof(NetworkMessagingOptions), [$"{NetworkMessagingOptions.TlsAllowedThumbprintsKey}: {exception.Message}"]);
+                }
+            }
         });
         var kinesis = new KinesisStreamOptions { Namespace = AnalyticsStreams.Namespace };
         configuration.GetSection("Kinesis").Bind(kinesis);

@@ -61,6 +61,26 @@ public sealed class InMemoryMembershipTable : IMembershipTable
         return Task.CompletedTask;
     }
 
+    public Task<int> CleanupDefunctSiloEntriesAsync(DateTimeOffset beforeDate, CancellationToken cancellationToken)
+    {
+        lock (_lock)
+        {
+            // Under the lock the read and the delete are one step, so no row can change in between.
+            var defunct = _rows.Values
+                .Where(r => r.Entry.Status == SiloStatus.Dead && LastSignOfLife(r.Entry) < beforeDate)
+                .Select(r => r.Entry.Silo)
+                .ToList();
+            foreach (var silo in defunct)
+            {
+                _rows.Remove(silo);
+            }
+
+            return Task.FromResult(defunct.Count);
+        }
+    }
+
+    private static DateTimeOffset LastSignOfLife(MembershipEntry entry) => entry.IAmAliveTime > entry.StartTime ? entry.IAmAliveTime : entry.StartTime;
+
     private bool AdvanceVersion(TableVersion nextVersion)
     {
         if (nextVersion.Version != _version.Version + 1 || nextVersion.ETag != _version.ETag)

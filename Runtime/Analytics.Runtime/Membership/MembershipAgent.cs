@@ -10,7 +10,10 @@ namespace Analytics.Runtime.Membership;
 /// Joins the silo to the membership table, keeps its heartbeat, re-reads the table into a view,
 /// declares silos with stale heartbeats dead, and leaves on stop. Every row change is a
 /// conditional write on the row's ETag and the table version, so two silos racing to change the
-/// table cannot both succeed; the loser re-reads and tries again.
+/// table cannot both succeed; the loser re-reads and tries again. Every
+/// <see cref="MembershipOptions.DefunctSiloCleanupPeriod"/> it also deletes the rows of silos dead for
+/// longer than <see cref="MembershipOptions.DefunctSiloExpiration"/>, so the table does not grow with
+/// every silo that ever started.
 /// </summary>
 internal sealed partial class MembershipAgent(
     IMembershipTable table,
@@ -26,6 +29,9 @@ internal sealed partial class MembershipAgent(
     private readonly CancellationTokenSource _stopping = new();
     private ImmutableList<Action<MembershipView>> _subscribers = [];
     private Task? _loop;
+    private Task? _cleanup;
+    private volatile bool _joined;
+    private string? _currentVersionETag;
     private volatile MembershipView _current = MembershipView.Empty;
     private DateTimeOffset _startTime;
 
@@ -55,6 +61,8 @@ internal sealed partial class MembershipAgent(
         await table.InitializeAsync(cancellationToken);
         _startTime = timeProvider.GetUtcNow();
         await ChangeOwnStatusAsync(SiloStatus.Joining, insert: true, cancellationToken);
+        // From here on the row exists until the silo is dead: a refresh that does not find it means it was deleted as defunct.
+        _joined = true;
         await RefreshAsync(cancellationToken);
         _loop = Task.Run(() => RunAsync(_stopping.Token), CancellationToken.None);
     }
@@ -76,6 +84,12 @@ internal sealed partial class MembershipAgent(
             await _loop.ConfigureAwait(false);
         }
 
+        if (_cleanup is { } cleanup)
+        {
+            // Cancelled with the loop; it logs its own failures and never throws.
+            await cleanup.ConfigureAwait(false);
+        }
+
         await ChangeOwnStatusAsync(SiloStatus.Dead, insert: false, cancellationToken);
         LogLeft(local.SiloAddress);
     }
@@ -83,12 +97,21 @@ internal sealed partial class MembershipAgent(
     private async Task RunAsync(CancellationToken cancellationToken)
     {
         var lastHeartbeat = timeProvider.GetUtcNow();
+        var lastCleanup = lastHeartbeat;
         while (!cancellationToken.IsCancellationRequested)
         {
             try
             {
                 await Task.Delay(_options.RefreshInterval, timeProvider, cancellationToken);
                 var now = timeProvider.GetUtcNow();
+                if (now - lastCleanup >= _options.DefunctSiloCleanupPeriod && _cleanup is not { IsCompleted: false })
+                {
+                    // Not awaited: deleting the rows of a table that grew large (throttled, retried) must
+                    // not hold up the heartbeat and the refresh. One cleanup at a time.
+                    _cleanup = CleanupDefunctSilosAsync(now, cancellationToken);
+                    lastCleanup = now;
+                }
+
                 if (now - lastHeartbeat >= _options.IAmAliveInterval)
                 {
                     await table.UpdateIAmAliveAsync(local.SiloAddress, now, cancellationToken);
@@ -116,14 +139,46 @@ internal sealed partial class MembershipAgent(
     /// <summary>Lets the health monitor publish a death it just wrote without waiting for the next refresh.</summary>
     internal Task RefreshNowAsync(CancellationToken cancellationToken) => RefreshAsync(cancellationToken);
 
+    /// <summary>Deletes the rows of silos dead for longer than <see cref="MembershipOptions.DefunctSiloExpiration"/>; logs and swallows failures.</summary>
+    internal async Task CleanupDefunctSilosAsync(DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var deleted = await table.CleanupDefunctSiloEntriesAsync(now - _options.DefunctSiloExpiration, cancellationToken);
+            if (deleted > 0)
+            {
+                LogDefunctSilosDeleted(deleted, _options.DefunctSiloExpiration);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+        catch (Exception exception)
+        {
+            // As for the refresh: the table being unreachable must not kill the silo; the next period tries again.
+            LogCleanupFailed(exception);
+        }
+    }
+
     /// <summary>Reads the table, declares stale silos dead, and publishes a new view if it changed.</summary>
     internal async Task RefreshAsync(CancellationToken cancellationToken)
     {
         var snapshot = await table.ReadAllAsync(cancellationToken);
         var self = snapshot.Entries.FirstOrDefault(e => e.Entry.Silo == local.SiloAddress);
-        if (self.Entry is { Status: SiloStatus.Dead } && !_stopping.IsCancellationRequested)
+        // A joined silo whose row is gone was declared dead and then deleted as defunct (it was away longer
+        // than DefunctSiloExpiration): exactly as dead, and it must not come back.
+        var removed = self.Entry is null && _joined;
+        if ((removed || self.Entry is { Status: SiloStatus.Dead }) && !_stopping.IsCancellationRequested)
         {
-            LogDeclaredDead(local.SiloAddress);
+            if (removed)
+            {
+                LogRemovedFromTable(local.SiloAddress);
+            }
+            else
+            {
+                LogDeclaredDead(local.SiloAddress);
+            }
+
             _stopping.Cancel();
             lifetime?.StopApplication();
             return;
@@ -148,10 +203,10 @@ internal sealed partial class MembershipAgent(
             }
         }
 
-        Publish(new MembershipView(snapshot.Version.Version, snapshot.Entries.Select(e => e.Entry).ToList()));
+        Publish(new MembershipView(snapshot.Version.Version, snapshot.Entries.Select(e => e.Entry).ToList()), snapshot.Version.ETag);
     }
 
-    private void Publish(MembershipView view)
+    private void Publish(MembershipView view, string versionETag)
     {
         // Refreshes run concurrently (the loop, BecomeActive, the health monitor after a death):
         // the lock keeps an older view from overwriting a newer one and subscribers seeing them
@@ -161,10 +216,19 @@ internal sealed partial class MembershipAgent(
             var previous = _current;
             if (view.Version <= previous.Version && previous != MembershipView.Empty)
             {
+                // Deleting defunct rows does not advance the version. Between two reads of the same version
+                // and version ETag rows can only have been heartbeated or deleted, so fewer rows is the newer
+                // read: take it, quietly, as only long-dead silos left and subscribers already saw them dead.
+                if (view.Version == previous.Version && versionETag == _currentVersionETag && view.Entries.Count < previous.Entries.Count)
+                {
+                    _current = view;
+                }
+
                 return;
             }
 
             _current = view;
+            _currentVersionETag = versionETag;
             if (previous.SameActiveSet(view) && previous.Entries.Count == view.Entries.Count)
             {
                 return;
@@ -194,6 +258,18 @@ internal sealed partial class MembershipAgent(
             if (existing.Entry is { Status: SiloStatus.Dead } && status != SiloStatus.Dead)
             {
                 throw new InvalidOperationException($"Silo {local.SiloAddress} was declared dead and cannot change its status to {status}.");
+            }
+
+            if (existing.Entry is null && !insert)
+            {
+                // Only the join inserts. A row missing later was declared dead and deleted as defunct: writing
+                // it again would bring a dead silo back. Leaving has nothing left to mark.
+                if (status == SiloStatus.Dead)
+                {
+                    return;
+                }
+
+                throw new InvalidOperationException($"Silo {local.SiloAddress} was declared dead and removed from the membership table; it cannot change its status to {status}.");
             }
 
             var now = timeProvider.GetUtcNow();
@@ -264,6 +340,15 @@ internal sealed partial class MembershipAgent(
 
     [LoggerMessage(Level = LogLevel.Error, Message = "This silo ({Silo}) was declared dead by the cluster; stopping")]
     private partial void LogDeclaredDead(SiloAddress silo);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "This silo ({Silo}) is no longer in the membership table: it was declared dead and its row deleted as defunct; stopping")]
+    private partial void LogRemovedFromTable(SiloAddress silo);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Deleted {Count} defunct silo rows (dead for longer than {Expiration}) from the membership table")]
+    private partial void LogDefunctSilosDeleted(int count, TimeSpan expiration);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Deleting defunct silo rows from the membership table failed; trying again next period")]
+    private partial void LogCleanupFailed(Exception exception);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Reading the membership table failed; keeping the current view")]
     private partial void LogRefreshFailed(Exception exception);

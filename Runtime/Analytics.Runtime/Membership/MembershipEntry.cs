@@ -51,4 +51,14 @@ public interface IMembershipTable
 
     /// <summary>Refreshes only the heartbeat column; needs no version change.</summary>
     Task UpdateIAmAliveAsync(SiloAddress silo, DateTimeOffset time, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Deletes the rows of defunct silos: those whose status is Dead and whose last sign of life (the later
+    /// of IAmAliveTime and StartTime) is before <paramref name="beforeDate"/>; returns how many this call
+    /// deleted. Never touches the version row or another cluster's rows, and needs no version change (a
+    /// Dead row does not place anything). Each delete is conditional on the row being unchanged since it
+    /// was read, still Dead, so a row written meanwhile is kept; concurrent cleanups are harmless, each row
+    /// being deleted by at most one of them.
+    /// </summary>
+    Task<int> CleanupDefunctSiloEntriesAsync(DateTimeOffset beforeDate, CancellationToken cancellationToken);
 }

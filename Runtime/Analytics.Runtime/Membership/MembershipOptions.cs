@@ -50,6 +50,22 @@ public sealed class MembershipOptions
 
     /// <summary>Votes older than this no longer count, so old, unrelated suspicions cannot add up to a death.</summary>
     public TimeSpan DeathVoteExpiration { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>
+    /// How long a Dead row stays in the table (counted from its last heartbeat, or its start if later)
+    /// before the periodic cleanup deletes it. Every silo start adds a row (a new generation) and every
+    /// silo re-reads the whole table each <see cref="RefreshInterval"/>, so dead rows must not pile up.
+    /// Orleans keeps them 7 days; we keep 1 day because on ECS autoscaling and deployments replace tasks
+    /// often, and a day is still enough to see recent deaths in /api/cluster. A silo that was away longer
+    /// than this finds its row gone and stops, as if declared dead: it never comes back.
+    /// </summary>
+    public TimeSpan DefunctSiloExpiration { get; set; } = TimeSpan.FromDays(1);
+
+    /// <summary>
+    /// How often each silo deletes the defunct rows (first one period after it started). Every silo
+    /// does it; the deletes are conditional, so silos cleaning up at the same time are harmless.
+    /// </summary>
+    public TimeSpan DefunctSiloCleanupPeriod { get; set; } = TimeSpan.FromHours(1);
 }
 
 internal sealed class MembershipOptionsValidator : IValidateOptions<MembershipOptions>
@@ -79,6 +95,17 @@ internal sealed class MembershipOptionsValidator : IValidateOptions<MembershipOp
         if (options.NumMissedProbesLimit < 1 || options.NumProbedSilos < 1 || options.NumVotesForDeathDeclaration < 1)
         {
             failures.Add($"{nameof(MembershipOptions.NumMissedProbesLimit)}, {nameof(MembershipOptions.NumProbedSilos)} and {nameof(MembershipOptions.NumVotesForDeathDeclaration)} must be at least 1.");
+        }
+
+        if (options.DefunctSiloCleanupPeriod <= TimeSpan.Zero)
+        {
+            failures.Add($"{nameof(MembershipOptions.DefunctSiloCleanupPeriod)} must be positive.");
+        }
+
+        if (options.DefunctSiloExpiration <= TimeSpan.FromMinutes(1))
+        {
+            // Dead rows carry the votes and the death for the silos still catching up; only long-gone ones may go.
+            failures.Add($"{nameof(MembershipOptions.DefunctSiloExpiration)} ({options.DefunctSiloExpiration}) must exceed one minute.");
         }
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);

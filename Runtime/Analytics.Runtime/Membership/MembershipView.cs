@@ -11,9 +11,12 @@ public sealed class MembershipView
     {
         Version = version;
         Entries = entries;
+        _statuses = entries.GroupBy(e => e.Silo).ToDictionary(g => g.Key, g => g.Last().Status);
         ActiveSilos = entries.Where(e => e.Status == SiloStatus.Active).Select(e => e.Silo)
             .OrderBy(s => s.ToString(), StringComparer.Ordinal).ToImmutableArray();
     }
+
+    private readonly Dictionary<SiloAddress, SiloStatus> _statuses;
 
     public int Version { get; }
 
@@ -24,7 +27,8 @@ public sealed class MembershipView
 
     public bool IsActive(SiloAddress silo) => ActiveSilos.Contains(silo);
 
-    public SiloStatus GetStatus(SiloAddress silo) => Entries.FirstOrDefault(e => e.Silo == silo)?.Status ?? SiloStatus.None;
+    /// <summary>A dictionary, because the network transport asks this on every call it sends.</summary>
+    public SiloStatus GetStatus(SiloAddress silo) => _statuses.GetValueOrDefault(silo, SiloStatus.None);
 
     /// <summary>True when the two views place grains the same way.</summary>
     public bool SameActiveSet(MembershipView other) => ActiveSilos.SequenceEqual(other.ActiveSilos);

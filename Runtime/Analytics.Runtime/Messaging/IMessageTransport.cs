@@ -12,6 +12,9 @@ public interface IMessageTransport
     /// <summary>Sends a request and returns its response (Task or Task&lt;T&gt;, as the request's method).
     /// Fails fast with <see cref="SiloUnavailableException"/> when the target is gone.</summary>
     Task SendRequest(SiloAddress target, GrainId grainId, GrainInvokable request, int hopCount);
+
+    /// <summary>True when the transport fails its own requests after the response timeout, so the router need not wrap each call in a timer.</summary>
+    bool EnforcesResponseTimeout => false;
 }
 
 /// <summary>Receives requests that arrive over a transport.</summary>

@@ -49,6 +49,12 @@ internal sealed class SiloCallRouter : IGrainCallInvoker, IIncomingRequestHandle
             return Task.FromException(new SiloUnavailableException($"Silo {_local.SiloAddress} is dead; the call to {request.Method} on grain {target} was not sent."));
         }
 
+        var owner = _placement.GetOwner(target);
+        if (owner is not null && owner != _local.SiloAddress && _transport.EnforcesResponseTimeout)
+        {
+            return _transport.SendRequest(owner, target, request, hopCount: 0);
+        }
+
         var response = Route(target, request);
         return response.IsCompleted ? response : request.WithTimeout(response, target, _options.ResponseTimeout, _timeProvider);
     }

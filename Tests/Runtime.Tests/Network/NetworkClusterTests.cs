@@ -164,9 +164,26 @@ public sealed class NetworkClusterTests
         await transport.ProbeAsync(silo.Address, CancellationToken.None);
     }
 
-    internal static Task<TestCluster> StartAsync(int silos) =>
+    [Fact]
+    public async Task A_call_that_hangs_on_another_silo_times_out_with_the_grain_and_method_named()
+    {
+        await using var cluster = await StartAsync(silos: 2, responseTimeout: TimeSpan.FromSeconds(1));
+        var caller = cluster.Silos[0];
+        var factory = caller.Services.GetRequiredService<IGrainFactory>();
+        var key = Enumerable.Range(0, 100).Select(i => $"hang-{i}")
+            .First(k => Placement.RendezvousHashing.PickOwner(new GrainId(Invocation.GrainTypeNames.ForInterface(typeof(IConcurrencyGrain)), k).StableHash, [.. cluster.Silos.Select(s => s.Address).OrderBy(a => a.ToString(), StringComparer.Ordinal)]) != caller.Address);
+        var started = DateTime.UtcNow;
+        var error = await Assert.ThrowsAsync<GrainCallTimeoutException>(() => factory.GetGrain<IConcurrencyGrain>(key).Hang());
+        Assert.Contains("IConcurrencyGrain.Hang", error.Message);
+        Assert.Contains(key, error.Message);
+        Assert.InRange(DateTime.UtcNow - started, TimeSpan.FromSeconds(0.9), TimeSpan.FromSeconds(5));
+        Assert.True(caller.Services.GetRequiredService<NetworkMessageTransport>().Statistics.Sent >= 1, "the call crossed the network");
+    }
+
+    internal static Task<TestCluster> StartAsync(int silos, TimeSpan? responseTimeout = null) =>
         Clusters.StartAsync(
             silos,
+            responseTimeout: responseTimeout,
             configure: silo => silo.UseNetworkMessaging(o =>
             {
                 o.ClusterSecret = Secret;

@@ -32,7 +32,7 @@ public sealed partial class FrameConnection : IAsyncDisposable
     private readonly FrameNetworkOptions _options;
     private readonly FrameRequestHandler? _handler;
     private readonly ILogger _logger;
-    private readonly ConcurrentDictionary<long, TaskCompletionSource<ReadOnlyMemory<byte>>> _pending = new();
+    private readonly PendingRequests _pending;
     private readonly Channel<Outgoing> _outgoing;
     private readonly CancellationTokenSource _closing = new();
     private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -48,6 +48,7 @@ public sealed partial class FrameConnection : IAsyncDisposable
         _options = options;
         _handler = handler;
         _logger = logger ?? NullLogger.Instance;
+        _pending = new PendingRequests(options.TimeProvider);
         _outgoing = Channel.CreateBounded<Outgoing>(new BoundedChannelOptions(options.SendQueueCapacity)
         {
             SingleReader = true,
@@ -77,7 +78,8 @@ public sealed partial class FrameConnection : IAsyncDisposable
     /// failed, <see cref="ConnectionLostException"/> if the connection closes first, and
     /// <see cref="FrameTooLargeException"/> (connection unaffected) if the payload is over the maximum.
     /// </summary>
-    public async Task<ReadOnlyMemory<byte>> SendRequestAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default)
+    /// <param name="timeout">Fail with <see cref="TimeoutException"/> if no response came within this (checked about once a second).</param>
+    public async Task<ReadOnlyMemory<byte>> SendRequestAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default, TimeSpan? timeout = null)
     {
         if (payload.Length > _options.MaxFrameSize)
         {
@@ -85,8 +87,7 @@ public sealed partial class FrameConnection : IAsyncDisposable
         }
 
         var id = Interlocked.Increment(ref _nextCorrelationId);
-        var response = new TaskCompletionSource<ReadOnlyMemory<byte>>(TaskCreationOptions.RunContinuationsAsynchronously);
-        _pending[id] = response;
+        var response = _pending.Add(id, timeout);
         // Registered before this check, so a concurrent close either sees the entry or we see the reason.
         if (_closeReason is { } reason)
         {
@@ -309,7 +310,7 @@ public sealed partial class FrameConnection : IAsyncDisposable
         try
         {
             LogClosed(_logger, RemoteEndPoint, _pending.Count, reason.Message);
-            foreach (var id in _pending.Keys)
+            foreach (var id in _pending.Ids)
             {
                 if (_pending.TryRemove(id, out var pending))
                 {
@@ -337,6 +338,7 @@ public sealed partial class FrameConnection : IAsyncDisposable
         }
         finally
         {
+            _pending.Dispose();
             _transport.Dispose();
             _closed.TrySetResult();
         }
@@ -374,7 +376,7 @@ public sealed partial class FrameConnection : IAsyncDisposable
     }
 
     /// <summary>A frame to write. Response is the caller's pending request, for requests only.</summary>
-    private readonly record struct Outgoing(FrameKind Kind, long CorrelationId, ReadOnlyMemory<byte> Payload, TaskCompletionSource<ReadOnlyMemory<byte>>? Response);
+    private readonly record struct Outgoing(FrameKind Kind, long CorrelationId, ReadOnlyMemory<byte> Payload, PendingRequest? Response);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Protocol error on the connection with {Remote}: {Reason}")]
     private static partial void LogProtocolError(ILogger logger, EndPoint? remote, string reason);

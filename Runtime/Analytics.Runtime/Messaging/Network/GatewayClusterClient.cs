@@ -22,7 +22,29 @@ public sealed class GatewayClientOptions
     /// <summary>A gateway that could not be reached is skipped for this long before it is tried again.</summary>
     public TimeSpan GatewayRetryDelay { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>Set to connect with TLS, to gateways whose silos require it (see <see cref="UseTls"/>).</summary>
     public System.Net.Security.SslClientAuthenticationOptions? Tls { get; set; }
+
+    /// <summary>
+    /// Connects with TLS and accepts a gateway only if it presents the cluster's certificate.
+    /// <para>
+    /// TLS: for silos configured with Cluster:Tls:CertificatePath
+    /// (<see cref="NetworkMessagingOptions.UseTlsCertificate"/>). The certificate is pinned by its
+    /// SHA-1 thumbprint rather than trusted through a certificate authority, so a self-signed one is
+    /// fine: an untrusted root and a host name mismatch are ignored, any other certificate error is
+    /// not. A gateway presenting another certificate fails the connection with
+    /// <see cref="ClusterAuthenticationException"/> naming both thumbprints. The cluster secret
+    /// still authenticates this client to the silos.
+    /// </para>
+    /// </summary>
+    /// <param name="thumbprint">The certificate's SHA-1 thumbprint: 40 hex digits, colons and spaces allowed (as 'openssl x509 -noout -fingerprint -sha1' prints it).</param>
+    /// <param name="additionalThumbprints">Further accepted thumbprints, while the cluster's certificate is being rotated.</param>
+    /// <exception cref="ArgumentException">A thumbprint is not 40 hex digits.</exception>
+    public void UseTls(string thumbprint, IEnumerable<string>? additionalThumbprints = null)
+    {
+        ArgumentNullException.ThrowIfNull(thumbprint);
+        Tls = TlsCertificatePinning.ClientOptions(TlsCertificatePinning.Normalize([thumbprint, .. additionalThumbprints ?? []]), "gateway");
+    }
 
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 
@@ -106,12 +128,12 @@ public sealed class GatewayClusterClient : IClusterClient, IGrainCallInvoker, IA
             return request.FromException(new WireFormatException($"The arguments of {request.Method} cannot be sent: {exception.Message}", exception));
         }
 
-        var response = request.ReceiveResponse(SendWithFailoverAsync(payload, request.Method.ReadOnly, CancellationToken.None), failure => failure switch
+        return request.ReceiveResponse(SendWithFailoverAsync(payload, request.Method.ReadOnly, CancellationToken.None), failure => failure switch
         {
             ConnectionLostException => new SiloUnavailableException($"The connection to the gateway dropped while {request.Method} on grain {target} was running; its outcome is unknown.", failure),
+            TimeoutException => GrainInvokable.TimeoutError(target, request.Method, _options.ResponseTimeout),
             _ => failure,
         });
-        return request.WithTimeout(response, target, _options.ResponseTimeout, _options.TimeProvider);
     }
 
     /// <summary>Sends to the next live gateway; a null payload only opens a connection.</summary>
@@ -148,7 +170,7 @@ public sealed class GatewayClusterClient : IClusterClient, IGrainCallInvoker, IA
 
             try
             {
-                return await connection.SendRequestAsync(payload, cancellationToken).ConfigureAwait(false);
+                return await connection.SendRequestAsync(payload, cancellationToken, _options.ResponseTimeout).ConfigureAwait(false);
             }
             catch (ConnectionLostException exception) when (retryAfterLoss)
             {

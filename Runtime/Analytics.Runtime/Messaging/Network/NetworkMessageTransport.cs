@@ -32,11 +32,14 @@ internal sealed partial class NetworkMessageTransport : IMessageTransport, ISilo
     private IDisposable? _viewSubscription;
     private IIncomingRequestHandler? _router;
     private IGrainCallInvoker? _gatewayInvoker;
+    private IMembershipViewProvider? _membership;
+    private readonly TimeSpan _responseTimeout;
 
     public NetworkMessageTransport(
         LocalSiloDetails local,
         IOptions<SiloOptions> siloOptions,
         IOptions<NetworkMessagingOptions> options,
+        IOptions<MessagingOptions> messaging,
         IServiceProvider services,
         TimeProvider timeProvider,
         ILogger<NetworkMessageTransport> logger)
@@ -46,6 +49,7 @@ internal sealed partial class NetworkMessageTransport : IMessageTransport, ISilo
         _options = options.Value;
         _services = services;
         _logger = logger;
+        _responseTimeout = messaging.Value.ResponseTimeout;
         _frames = _options.ToFrameOptions(local.ClusterId, timeProvider);
         _connections = new ConnectionPool<SiloAddress>((silo, cancellationToken) =>
             FrameConnector.ConnectAsync(ToEndPoint(silo.Host, silo.Port), _frames, handler: null, _logger, cancellationToken));
@@ -64,18 +68,23 @@ internal sealed partial class NetworkMessageTransport : IMessageTransport, ISilo
         lifecycle.Subscribe($"{nameof(NetworkMessageTransport)}(gateway)", ServiceLifecycleStage.Active + 100, StartGatewayAsync, StopGatewayAsync);
     }
 
+    public bool EnforcesResponseTimeout => true;
+
     public Task SendRequest(SiloAddress target, GrainId grainId, GrainInvokable request, int hopCount)
     {
-        if (_services.GetService<IMembershipViewProvider>()?.Current.GetStatus(target) == SiloStatus.Dead)
+        _membership ??= _services.GetRequiredService<IMembershipViewProvider>();
+        if (_membership.Current.GetStatus(target) == SiloStatus.Dead)
         {
             return request.FromException(new SiloUnavailableException($"Silo {target} is dead; the call to {request.Method} on grain {grainId} was not sent."));
         }
 
         Interlocked.Increment(ref _statistics.RequestsSent);
-        return RemoteCall.Send(_connections.GetAsync(target), grainId, request, hopCount, target.Generation, failure => failure switch
+        var timeout = _responseTimeout;
+        return RemoteCall.Send(_connections.GetAsync(target), grainId, request, hopCount, target.Generation, timeout, failure => failure switch
         {
             PeerUnreachableException => new SiloUnavailableException($"Silo {target} could not be reached ({failure.Message}); the call to {request.Method} on grain {grainId} was not delivered.", failure.InnerException),
             ConnectionLostException => request.SiloGoneError(grainId, target),
+            TimeoutException => GrainInvokable.TimeoutError(grainId, request.Method, timeout),
             _ => failure,
         });
     }

@@ -16,7 +16,7 @@ internal static class RemoteCall
     /// <see cref="PeerUnreachableException"/> when the call never left (no connection), or as
     /// <see cref="ConnectionLostException"/> when it left and the connection then closed.
     /// </summary>
-    public static Task Send(Task<FrameConnection> connection, GrainId grainId, GrainInvokable request, int hopCount, long targetGeneration, Func<Exception, Exception> mapFailure)
+    public static Task Send(Task<FrameConnection> connection, GrainId grainId, GrainInvokable request, int hopCount, long targetGeneration, TimeSpan? timeout, Func<Exception, Exception> mapFailure)
     {
         byte[] payload;
         try
@@ -28,7 +28,7 @@ internal static class RemoteCall
             return request.FromException(new WireFormatException($"The arguments of {request.Method} for grain {grainId} cannot be sent to another process: {exception.Message}", exception));
         }
 
-        return request.ReceiveResponse(SendFrameAsync(connection, payload), mapFailure);
+        return request.ReceiveResponse(SendFrameAsync(connection, payload, timeout: timeout), mapFailure);
     }
 
     public static async Task<ReadOnlyMemory<byte>> PingAsync(Task<FrameConnection> connection, long targetGeneration, CancellationToken cancellationToken) =>
@@ -52,7 +52,7 @@ internal static class RemoteCall
         return MessageCodec.EncodeResponse(incoming.Request, outcome);
     }
 
-    private static async Task<ReadOnlyMemory<byte>> SendFrameAsync(Task<FrameConnection> connecting, byte[] payload, CancellationToken cancellationToken = default)
+    private static async Task<ReadOnlyMemory<byte>> SendFrameAsync(Task<FrameConnection> connecting, byte[] payload, CancellationToken cancellationToken = default, TimeSpan? timeout = null)
     {
         FrameConnection connection;
         try
@@ -64,7 +64,7 @@ internal static class RemoteCall
             throw new PeerUnreachableException(exception.Message, exception);
         }
 
-        return await connection.SendRequestAsync(payload, cancellationToken).ConfigureAwait(false);
+        return await connection.SendRequestAsync(payload, cancellationToken, timeout).ConfigureAwait(false);
     }
 }
 
