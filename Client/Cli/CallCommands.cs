@@ -67,6 +67,11 @@ internal static class CallCommands
     {
         var thumbprint = context.Get(tls) ?? context.Env.GetEnvironmentVariable(TlsThumbprintVariable);
         thumbprint = string.IsNullOrWhiteSpace(thumbprint) ? null : thumbprint;
+        if (context.Get(gateways) is not { Length: > 0 })
+        {
+            throw new UsageException("call needs at least one --gateway host:port: a silo's gateway endpoint (its Gateway:Port).");
+        }
+
         AnalyticsClusterClient client;
         try
         {
