@@ -10,6 +10,7 @@ using Analytics.Runtime;
 using Analytics.Runtime.Invocation;
 using Analytics.Runtime.Messaging.Serialization;
 using Analytics.Runtime.Streaming;
+using Analytics.Runtime.Testing;
 using Analytics.Tests.Grains;
 using static Analytics.Tests.Grains.AnalyticsTestKit;
 
@@ -70,7 +71,7 @@ public sealed class MetricPartialWireTests
             Last = new StreamSequenceToken("49590338271490256608559692538361571095921575989136588898", 41),
             Items = [partial],
         };
-        var invoker = new CapturingInvoker();
+        var invoker = new CapturingGrainCallInvoker();
         _ = invoker.References.GetGrain<IMetricGrain>(partial.Metric).OnNextAsync(delivery);
         var (target, request) = Assert.Single(invoker.Calls);
 
@@ -294,21 +295,6 @@ public sealed class MetricPartialWireTests
         var node = Valid();
         edit(node);
         return node.ToJsonString();
-    }
-
-    private sealed class CapturingInvoker : IGrainCallInvoker
-    {
-        public CapturingInvoker() => References = new GrainReferenceFactory(this);
-
-        public List<(GrainId Target, GrainInvokable Request)> Calls { get; } = [];
-
-        public GrainReferenceFactory References { get; }
-
-        public Task Invoke(GrainId target, GrainInvokable request)
-        {
-            Calls.Add((target, request));
-            return new TaskCompletionSource().Task;
-        }
     }
 
     private sealed class RecordingConsumer : IStreamConsumer

@@ -7,6 +7,7 @@ using Analytics.Runtime.Messaging.Network;
 using Analytics.Runtime.Messaging.Serialization;
 using Analytics.Runtime.Persistence;
 using Analytics.Runtime.Streaming;
+using Analytics.Runtime.Testing;
 
 namespace Analytics.Runtime.Tests.Network;
 
@@ -682,7 +683,7 @@ public sealed class MessageCodecTests
     private static GrainInvokable Capture<TGrain>(Action<TGrain> call, string key = "k")
         where TGrain : IGrainWithStringKey
     {
-        var invoker = new CapturingInvoker();
+        var invoker = new CapturingGrainCallInvoker();
         call(invoker.References.GetGrain<TGrain>(key));
         return Assert.Single(invoker.Calls).Request;
     }
@@ -899,21 +900,6 @@ public sealed class MessageCodecTests
 
                     return (bytes.ToArray(), description.ToString());
                 }
-        }
-    }
-
-    private sealed class CapturingInvoker : IGrainCallInvoker
-    {
-        public CapturingInvoker() => References = new GrainReferenceFactory(this);
-
-        public List<(GrainId Target, GrainInvokable Request)> Calls { get; } = [];
-
-        public GrainReferenceFactory References { get; }
-
-        public Task Invoke(GrainId target, GrainInvokable request)
-        {
-            Calls.Add((target, request));
-            return new TaskCompletionSource().Task;
         }
     }
 
