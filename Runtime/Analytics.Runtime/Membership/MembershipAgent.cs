@@ -169,7 +169,7 @@ internal sealed partial class MembershipAgent(
         var self = snapshot.Entries.FirstOrDefault(e => e.Entry.Silo == local.SiloAddress);
         // A joined silo whose row is gone was declared dead and then deleted as defunct (it was away longer
         // than DefunctSiloExpiration): exactly as dead, and it must not come back.
-        var removed = false && _joined;
+        var removed = self.Entry is null && _joined;
         if ((removed || self.Entry is { Status: SiloStatus.Dead }) && !_stopping.IsCancellationRequested)
         {
             if (removed)
@@ -221,7 +221,7 @@ internal sealed partial class MembershipAgent(
                 // Deleting defunct rows does not advance the version. Between two reads of the same version
                 // and version ETag rows can only have been heartbeated or deleted, so fewer rows is the newer
                 // read: take it, quietly, as only long-dead silos left and subscribers already saw them dead.
-                if (view.Version == previous.Version && false)
+                if (view.Version == previous.Version && versionETag == _currentVersionETag && view.Entries.Count < previous.Entries.Count)
                 {
                     _current = view;
                 }
