@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using Analytics.Client.Cli;
+using Analytics.Runtime.Testing;
 
 namespace Analytics.Client.Tests;
 
@@ -40,7 +41,7 @@ public sealed class CliCallTests
     [Fact]
     public async Task When_no_gateway_answers_it_says_so_and_fails()
     {
-        var result = await CliHost.RunAsync("call", "--gateway", $"127.0.0.1:{FreePort()}", "--gateway", $"127.0.0.1:{FreePort()}", "stats", "temperature");
+        var result = await CliHost.RunAsync("call", "--gateway", $"127.0.0.1:{TestPorts.FreePort()}", "--gateway", $"127.0.0.1:{TestPorts.FreePort()}", "stats", "temperature");
         Assert.True(result.ExitCode == ExitCodes.Failed, result.ToString());
         Assert.Contains("No gateway of", result.Err);
         Assert.Contains("not delivered", result.Err);
@@ -53,12 +54,5 @@ public sealed class CliCallTests
         var result = await CliHost.RunAsync(setup, "call", "--gateway", "127.0.0.1:30000", "metrics");
         Assert.True(result.ExitCode == ExitCodes.Usage, result.ToString());
         Assert.Contains("16 characters", result.Err);
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

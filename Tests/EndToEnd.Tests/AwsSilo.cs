@@ -3,6 +3,7 @@ using System.Text;
 using Analytics.Aws.Tests;
 using Analytics.Runtime.Aws.Kinesis;
 using Analytics.Runtime.Streaming;
+using Analytics.Runtime.Testing;
 
 namespace Analytics.EndToEnd.Tests;
 
@@ -38,8 +39,8 @@ internal sealed class AwsSilo(EmulatorHost emulators, string stream, string tabl
                 "--Leases:LeaseDuration=00:00:03",
                 "--Leases:RenewInterval=00:00:00.500",
                 // Every AWS silo is a networked cluster member: ports of its own, so tests never collide.
-                $"--Silo:Port={SiloProcess.FreePort()}",
-                $"--Gateway:Port={SiloProcess.FreePort()}",
+                $"--Silo:Port={TestPorts.FreePort()}",
+                $"--Gateway:Port={TestPorts.FreePort()}",
                 "--Silo:ListenAddress=127.0.0.1",
                 .. extra,
             ]);

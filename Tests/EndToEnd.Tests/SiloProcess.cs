@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using Analytics.Runtime.Testing;
 
 namespace Analytics.EndToEnd.Tests;
 
@@ -46,7 +47,7 @@ public sealed class SiloProcess : IAsyncDisposable
     /// <param name="environment">Extra environment variables (AWS credentials for the emulators, say).</param>
     public static async Task<SiloProcess> StartAsync(string dataPath, IReadOnlyDictionary<string, string> environment, IEnumerable<string> extraArguments)
     {
-        var port = FreePort();
+        var port = TestPorts.FreePort();
         var start = new ProcessStartInfo("dotnet")
         {
             RedirectStandardOutput = true,
@@ -143,13 +144,6 @@ public sealed class SiloProcess : IAsyncDisposable
     }
 
     public bool HasExited => _process.HasExited;
-
-    internal static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     private static string SiloPath()
     {

@@ -208,8 +208,8 @@ public static partial class NetworkCallBenchmark
         ConfigureServices = network
             ? services => services.PostConfigure<SiloOptions>(o =>
             {
-                o.SiloPort = FreePort();
-                o.GatewayPort = FreePort();
+                o.SiloPort = TestPorts.FreePort();
+                o.GatewayPort = TestPorts.FreePort();
             })
             : null,
     });
@@ -225,13 +225,6 @@ public static partial class NetworkCallBenchmark
             .Take(count)
             .ToList();
         return keys.Count == count ? keys : throw new InvalidOperationException($"Only {keys.Count} of {count} keys land on {owner}.");
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     /// <summary>Sends calls straight to one silo over the transport: no placement, no response timeout.</summary>

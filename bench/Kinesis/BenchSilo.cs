@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json.Nodes;
+using Analytics.Runtime.Testing;
 
 namespace Analytics.Bench.Kinesis;
 
@@ -31,17 +32,10 @@ internal sealed class BenchSilo : IDisposable
     /// <summary>The silo's last lines of output (warnings and errors only), for failure messages.</summary>
     public string OutputTail => string.Join(Environment.NewLine, _tail);
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
     /// <param name="extra">Further --key=value settings (the checkpoint override).</param>
     public static BenchSilo Start(string stream, Uri kinesisUrl, Uri dynamoDbUrl, string tablePrefix, IEnumerable<string> extra)
     {
-        var port = FreePort();
+        var port = TestPorts.FreePort();
 
         var here = new DirectoryInfo(AppContext.BaseDirectory);
         var dll = Path.GetFullPath(Path.Combine(here.FullName, "../../../../../Silo/bin", here.Parent!.Name, here.Name, "Analytics.Silo.dll"));
@@ -56,7 +50,7 @@ internal sealed class BenchSilo : IDisposable
             dll, $"--Http:Port={port}", "--Http:Address=127.0.0.1",
             $"--Kinesis:StreamName={stream}", $"--Kinesis:ServiceUrl={kinesisUrl}",
             $"--DynamoDB:ServiceUrl={dynamoDbUrl}", $"--DynamoDB:TablePrefix={tablePrefix}", "--AWS:Region=us-east-1",
-            $"--Silo:Port={FreePort()}", $"--Gateway:Port={FreePort()}", "--Silo:ListenAddress=127.0.0.1",
+            $"--Silo:Port={TestPorts.FreePort()}", $"--Gateway:Port={TestPorts.FreePort()}", "--Silo:ListenAddress=127.0.0.1",
             .. extra,
         ];
         foreach (var a in arguments)

@@ -114,7 +114,7 @@ public sealed class NetworkClusterTests
     public async Task A_client_fails_over_to_the_next_gateway_when_one_is_gone()
     {
         await using var cluster = await StartAsync(silos: 2);
-        var dead = FreePort();
+        var dead = TestPorts.FreePort();
         await using var client = new GatewayClusterClient(new GatewayClientOptions
         {
             ClusterSecret = Secret,
@@ -191,8 +191,8 @@ public sealed class NetworkClusterTests
             }),
             services: s => s.PostConfigure<SiloOptions>(o =>
             {
-                o.SiloPort = FreePort();
-                o.GatewayPort = FreePort();
+                o.SiloPort = TestPorts.FreePort();
+                o.GatewayPort = TestPorts.FreePort();
             }));
 
     internal static GatewayClusterClient Client(TestCluster cluster, int? gatewayOf = null) => new(new GatewayClientOptions
@@ -202,11 +202,4 @@ public sealed class NetworkClusterTests
     });
 
     private static int Gateway(TestSilo silo) => silo.Services.GetRequiredService<NetworkMessageTransport>().GatewayPort;
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }

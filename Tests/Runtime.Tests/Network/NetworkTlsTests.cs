@@ -232,8 +232,8 @@ public sealed class NetworkTlsTests : IDisposable
             }),
             services: s => s.PostConfigure<SiloOptions>(o =>
             {
-                o.SiloPort = FreePort();
-                o.GatewayPort = FreePort();
+                o.SiloPort = TestPorts.FreePort();
+                o.GatewayPort = TestPorts.FreePort();
             })).WaitAsync(HangGuard));
 
         var invalid = Assert.IsType<OptionsValidationException>(error);
@@ -260,8 +260,8 @@ public sealed class NetworkTlsTests : IDisposable
             },
             services: s => s.PostConfigure<SiloOptions>(o =>
             {
-                o.SiloPort = FreePort();
-                o.GatewayPort = FreePort();
+                o.SiloPort = TestPorts.FreePort();
+                o.GatewayPort = TestPorts.FreePort();
             }));
     }
 
@@ -323,12 +323,5 @@ public sealed class NetworkTlsTests : IDisposable
         using var ephemeral = request.CreateSelfSigned(end.AddDays(-30), end);
         // Round-tripped through PKCS#12 so the private key is usable by SslStream on every platform.
         return X509CertificateLoader.LoadPkcs12(ephemeral.Export(X509ContentType.Pfx), null);
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -118,14 +118,9 @@ public sealed class GatewayClusterClient : IClusterClient, IGrainCallInvoker, IA
 
     public Task Invoke(GrainId target, GrainInvokable request)
     {
-        byte[] payload;
-        try
+        if (RemoteCall.TryEncode(target, request, hopCount: 0, targetGeneration: 0, out var failed) is not { } payload)
         {
-            payload = MessageCodec.EncodeRequest(target, request, hopCount: 0, targetGeneration: 0);
-        }
-        catch (Exception exception) when (exception is System.Text.Json.JsonException or NotSupportedException or InvalidOperationException)
-        {
-            return request.FromException(new WireFormatException($"The arguments of {request.Method} cannot be sent: {exception.Message}", exception));
+            return failed;
         }
 
         return request.ReceiveResponse(SendWithFailoverAsync(payload, request.Method.ReadOnly, CancellationToken.None), failure => failure switch

@@ -16,19 +16,27 @@ internal static class RemoteCall
     /// <see cref="PeerUnreachableException"/> when the call never left (no connection), or as
     /// <see cref="ConnectionLostException"/> when it left and the connection then closed.
     /// </summary>
-    public static Task Send(Task<FrameConnection> connection, GrainId grainId, GrainInvokable request, int hopCount, long targetGeneration, TimeSpan? timeout, Func<Exception, Exception> mapFailure)
+    public static Task Send(Task<FrameConnection> connection, GrainId grainId, GrainInvokable request, int hopCount, long targetGeneration, TimeSpan? timeout, Func<Exception, Exception> mapFailure) =>
+        TryEncode(grainId, request, hopCount, targetGeneration, out var failed) is { } payload
+            ? request.ReceiveResponse(SendFrameAsync(connection, payload, timeout: timeout), mapFailure)
+            : failed;
+
+    /// <summary>
+    /// The request's bytes; or null, with <paramref name="failed"/> the caller's faulted task, when
+    /// its arguments cannot be serialized (nothing is sent then).
+    /// </summary>
+    public static byte[]? TryEncode(GrainId grainId, GrainInvokable request, int hopCount, long targetGeneration, out Task failed)
     {
-        byte[] payload;
         try
         {
-            payload = MessageCodec.EncodeRequest(grainId, request, hopCount, targetGeneration);
+            failed = Task.CompletedTask;
+            return MessageCodec.EncodeRequest(grainId, request, hopCount, targetGeneration);
         }
         catch (Exception exception) when (exception is JsonException or NotSupportedException or OverflowException or InvalidOperationException)
         {
-            return request.FromException(new WireFormatException($"The arguments of {request.Method} for grain {grainId} cannot be sent to another process: {exception.Message}", exception));
+            failed = request.FromException(new WireFormatException($"The arguments of {request.Method} for grain {grainId} cannot be sent to another process: {exception.Message}", exception));
+            return null;
         }
-
-        return request.ReceiveResponse(SendFrameAsync(connection, payload, timeout: timeout), mapFailure);
     }
 
     public static async Task<ReadOnlyMemory<byte>> PingAsync(Task<FrameConnection> connection, long targetGeneration, CancellationToken cancellationToken) =>
