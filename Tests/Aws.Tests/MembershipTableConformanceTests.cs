@@ -1,10 +1,8 @@
-using Amazon.DynamoDBv2;
 using Amazon.DynamoDBv2.Model;
 using Amazon.Runtime;
 using Analytics.Runtime.Aws.DynamoDB;
 using Analytics.Runtime.Hosting;
 using Analytics.Runtime.Membership;
-using Analytics.Testing.AwsFaultProxy;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 

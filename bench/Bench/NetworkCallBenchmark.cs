@@ -1,11 +1,7 @@
 using System.Buffers;
-using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.IO.Pipelines;
 using System.Net;
-using System.Net.Sockets;
 using System.Runtime.InteropServices;
-using System.Threading.Channels;
 using Analytics.Runtime;
 using Analytics.Runtime.Hosting;
 using Analytics.Runtime.Invocation;

@@ -5,7 +5,6 @@ using System.Text.Json;
 using Analytics.Runtime.Invocation;
 using Analytics.Runtime.Messaging.Network;
 using Analytics.Runtime.Messaging.Serialization;
-using Analytics.Runtime.Persistence;
 using Analytics.Runtime.Streaming;
 using Analytics.Runtime.Testing;
 

@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
@@ -7,7 +6,6 @@ using Analytics.Runtime.Messaging.Network;
 using Analytics.Runtime.Messaging.Serialization;
 using Analytics.Runtime.Persistence;
 using Analytics.Runtime.Streaming;
-using Analytics.Runtime.Testing;
 
 namespace Analytics.Runtime.Tests.Network;
 

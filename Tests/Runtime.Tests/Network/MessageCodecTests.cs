@@ -1,13 +1,9 @@
-using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using System.Text;
-using System.Text.Json;
 using Analytics.Runtime.Invocation;
 using Analytics.Runtime.Messaging.Network;
 using Analytics.Runtime.Messaging.Serialization;
-using Analytics.Runtime.Persistence;
 using Analytics.Runtime.Streaming;
-using Analytics.Runtime.Testing;
 
 namespace Analytics.Runtime.Tests.Network;
 

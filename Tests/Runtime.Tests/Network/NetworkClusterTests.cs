@@ -1,9 +1,7 @@
-using System.Net;
 using System.Net.Sockets;
 using Analytics.Runtime.Hosting;
 using Analytics.Runtime.Membership;
 using Analytics.Runtime.Messaging.Network;
-using Analytics.Runtime.Streaming;
 using Analytics.Runtime.Testing;
 using Microsoft.Extensions.DependencyInjection;
 
