@@ -148,11 +148,14 @@ public sealed class ClusterFailoverTests(EmulatorHost emulators, ITestOutputHelp
     /// <summary>
     /// Checkpoints every 5 s rather than the other tests' 1 s: three silos writing every touched
     /// grain each second saturate dynalite on two cores, and a longer interval also makes each
-    /// kill replay more of the stream, which is what the test is about.
+    /// kill replay more of the stream, which is what the test is about. Leases keep the production
+    /// duration of 10 s.
     /// </summary>
     private Task<SiloProcess> StartAsync(AwsSilo aws, string name) =>
         aws.StartAsync($"--Cluster:Secret={Secret}", $"--Silo:Name={name}", $"--Silo:Zone=zone-{name}",
-            "--Streams:CheckpointInterval=00:00:05", "--Analytics:FlushInterval=00:00:05");
+            "--Streams:CheckpointInterval=00:00:05", "--Analytics:FlushInterval=00:00:05",
+            // The production lease duration: a killed silo's shards must move when it is voted dead, not when its leases run out.
+            "--Leases:LeaseDuration=00:00:10");
 
     private static SiloProcess Pick(List<SiloProcess> silos, Random random)
     {

@@ -11,13 +11,13 @@ public sealed class LeaseBalancingTests
 {
     private const int Queues = 8;
 
-    private static Task<TestCluster> StartAsync(int silos) =>
+    private static Task<TestCluster> StartAsync(int silos, TimeSpan? leaseDuration = null) =>
         Clusters.StartAsync(silos, silo => silo.UseLeaseBalancing(
             "numbers",
             sp => sp.GetRequiredService<InProcessFabric>().GetOrAddShared("leases", () => new MemoryQueueLeaseTable()),
             o =>
             {
-                o.LeaseDuration = TimeSpan.FromSeconds(1);
+                o.LeaseDuration = leaseDuration ?? TimeSpan.FromSeconds(1);
                 o.RenewInterval = TimeSpan.FromMilliseconds(100);
             }),
             queueCount: Queues);
@@ -82,6 +82,26 @@ public sealed class LeaseBalancingTests
     }
 
     [Fact]
+    public async Task A_killed_silos_leases_are_taken_as_soon_as_it_is_declared_dead_not_when_they_expire()
+    {
+        // Leases that would take a minute to expire: only the membership's verdict can move them sooner.
+        await using var cluster = await StartAsync(silos: 3, leaseDuration: TimeSpan.FromSeconds(60));
+        await Clusters.Eventually(() => Task.FromResult(IsBalanced(cluster)), TimeSpan.FromSeconds(20), "the queues are balanced");
+        await StreamTests.ProduceAsync(cluster, 0, 400, keys: 20);
+        var victim = cluster.Silos[1];
+        var started = DateTime.UtcNow;
+        await cluster.KillSiloAsync(victim);
+        await Clusters.Eventually(() => Task.FromResult(IsBalanced(cluster)), TimeSpan.FromSeconds(20), "the survivors read every queue");
+        Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(20), "taken over long before the 60 s lease expired");
+        Assert.All(await LeasesAsync(cluster), l => Assert.NotEqual(victim.Address.ToString(), l.Owner));
+
+        await StreamTests.ProduceAsync(cluster, 400, 400, keys: 20);
+        await Clusters.Eventually(async () => await StreamTests.TotalAsync(cluster, 20) == 800, TimeSpan.FromSeconds(30), "every event counted once");
+        await Task.Delay(500);
+        Assert.Equal(800, await StreamTests.TotalAsync(cluster, 20));
+    }
+
+    [Fact]
     public async Task A_gracefully_stopped_silo_checkpoints_and_releases_its_leases_for_the_others()
     {
         await using var cluster = await StartAsync(silos: 2);
@@ -102,6 +122,9 @@ public sealed class LeaseBalancingTests
         Assert.Contains(after, l => l.Checkpoint is not null);
 
         await Clusters.Eventually(() => Task.FromResult(IsBalanced(cluster)), because: "the survivor reads every queue");
+        // The leases can move before the survivor's view drops the stopped silo; until it does, it
+        // would still route some grains to it.
+        await cluster.WaitForLivenessToStabilizeAsync();
         await StreamTests.ProduceAsync(cluster, 1000, 1000, keys: 10);
         await Clusters.Eventually(async () => await StreamTests.TotalAsync(cluster, 10) >= 2000, because: "new events are delivered");
         await Task.Delay(300);

@@ -87,7 +87,8 @@ public static class StreamingExtensions
                     leases,
                     sp.GetRequiredService<IOptionsMonitor<LeaseBalancerOptions>>().Get(name),
                     sp.GetRequiredService<LocalSiloDetails>(),
-                    sp.GetRequiredService<ILogger<LeaseQueueBalancer>>())
+                    sp.GetRequiredService<ILogger<LeaseQueueBalancer>>(),
+                    sp.GetRequiredService<IMembershipViewProvider>())
                 : new StreamQueueBalancer(runtime, agents, sp.GetRequiredService<IMembershipViewProvider>(), sp.GetRequiredService<ILogger<StreamQueueBalancer>>());
         });
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredKeyedService<IQueueBalancer>(name));
