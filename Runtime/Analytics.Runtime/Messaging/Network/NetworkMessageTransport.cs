@@ -101,6 +101,12 @@ internal sealed partial class NetworkMessageTransport : IMessageTransport, ISilo
         _siloListener = FrameListener.Start(ToEndPoint(_options.ListenAddress, _siloOptions.SiloPort), _frames, HandleSiloRequestAsync, logger: _logger);
         _viewSubscription = _services.GetRequiredService<IMembershipViewProvider>().Subscribe(DropDeadSilos);
         LogListening("silo", _siloListener.LocalEndPoint, _frames.ClusterSecret is not null, _frames.ServerTls is not null);
+        if (IPAddress.TryParse(_siloOptions.AdvertisedHost, out var advertised) && IPAddress.IsLoopback(advertised) && !IPAddress.IsLoopback(_siloListener.LocalEndPoint.Address))
+        {
+            // Silos on other hosts would probe their own loopback, miss, and vote this silo dead.
+            LogLoopbackAdvertised(_siloOptions.AdvertisedHost, _siloListener.LocalEndPoint);
+        }
+
         return Task.CompletedTask;
     }
 
@@ -194,6 +200,9 @@ internal sealed partial class NetworkMessageTransport : IMessageTransport, ISilo
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Listening for {Kind} connections on {EndPoint} (cluster secret: {Authenticated}, TLS: {Tls})")]
     private partial void LogListening(string kind, IPEndPoint endPoint, bool authenticated, bool tls);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "This silo advertises {Host} while listening on {EndPoint}: silos on other hosts cannot reach it. Set Silo:AdvertisedHost to an address they can reach (on ECS, the task's private IP) unless every silo runs on this host")]
+    private partial void LogLoopbackAdvertised(string host, IPEndPoint endPoint);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Dropped the connection to {Silo}: it was declared dead")]
     private partial void LogDroppedDead(SiloAddress silo);
