@@ -83,7 +83,13 @@ public sealed partial class FrameListener : IAsyncDisposable
         await _acceptLoop.ConfigureAwait(false);
         // Handshakes end promptly on the cancellation; any that passed have added their connection by then.
         await Task.WhenAll(_handshakes.Keys).ConfigureAwait(false);
-        await Task.WhenAll(_connections.Keys.Select(connection => connection.DisposeAsync().AsTask())).ConfigureAwait(false);
+        var connections = _connections.Keys.ToList();
+        await Task.WhenAll(connections.Select(connection => connection.DisposeAsync().AsTask())).ConfigureAwait(false);
+        // Their removal runs as a continuation that may not have run yet; once disposed, none is listed.
+        foreach (var connection in connections)
+        {
+            _connections.TryRemove(connection, out _);
+        }
     }
 
     /// <summary>Stops listening and drops every connection at once, as a crash would: no goodbyes.</summary>
