@@ -160,6 +160,16 @@ public sealed class NetworkClusterTests
         var error = await Assert.ThrowsAsync<RemoteRequestException>(() => transport.ProbeAsync(stale, CancellationToken.None));
         Assert.Contains("not the generation", error.Message);
         await transport.ProbeAsync(silo.Address, CancellationToken.None);
+
+        // A call fails with SiloUnavailableException, the exception callers retry (a stream agent
+        // would otherwise give the delivery up after a few attempts and dead-letter its events).
+        var capture = new CapturingGrainCallInvoker();
+        _ = capture.References.GetGrain<ICounterGrain>("predecessor").Add(1);
+        var (grain, request) = capture.Calls.Single();
+        var refused = await Assert.ThrowsAsync<SiloUnavailableException>(() => transport.SendRequest(stale, grain, request, hopCount: 0));
+        Assert.Contains("not delivered", refused.Message);
+        await transport.SendRequest(silo.Address, grain, request, hopCount: 0);
+        Assert.Equal(1, await silo.Services.GetRequiredService<IGrainFactory>().GetGrain<ICounterGrain>("predecessor").Get());
     }
 
     [Fact]

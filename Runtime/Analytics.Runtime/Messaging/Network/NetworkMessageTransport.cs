@@ -143,8 +143,11 @@ internal sealed partial class NetworkMessageTransport : IMessageTransport, ISilo
         var generation = isPing ? pinged : MessageCodec.ReadTargetGeneration(payload.Span);
         if (generation != 0 && generation != _local.SiloAddress.Generation)
         {
-            // Refused before decoding: the caller learns at once that the silo it wanted is gone.
-            throw new SiloUnavailableException($"The endpoint {_local.SiloAddress.Host}:{_local.SiloAddress.Port} is now silo {_local.SiloAddress}, not the generation {generation} the request was meant for; that silo is gone.");
+            // Refused before decoding: the caller learns at once that the silo it wanted is gone. A
+            // ping fails as a protocol error; a call fails with SiloUnavailableException, which
+            // callers (stream agents) retry once placement has moved on, instead of giving up.
+            var gone = new SiloUnavailableException($"The endpoint {_local.SiloAddress.Host}:{_local.SiloAddress.Port} is now silo {_local.SiloAddress}, not the generation {generation} the request was meant for; that silo is gone, and the call was not delivered.");
+            return isPing ? throw gone : ValueTask.FromResult<ReadOnlyMemory<byte>>(MessageCodec.EncodeException(gone));
         }
 
         if (isPing)
@@ -160,6 +163,14 @@ internal sealed partial class NetworkMessageTransport : IMessageTransport, ISilo
     /// <summary>A client's call: routed from here as if it were made in this silo.</summary>
     private ValueTask<ReadOnlyMemory<byte>> HandleGatewayRequestAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
     {
+        if (MessageCodec.ReadTargetGeneration(payload.Span) is not 0 and var generation)
+        {
+            // A silo's call for a silo whose old port this gateway now has: routing it as a client
+            // call could send it round to this very gateway again.
+            return ValueTask.FromResult<ReadOnlyMemory<byte>>(MessageCodec.EncodeException(new SiloUnavailableException(
+                $"{_siloOptions.AdvertisedHost}:{_siloOptions.GatewayPort} is a gateway, not the silo of generation {generation} the request was meant for; that silo is gone, and the call was not delivered.")));
+        }
+
         Interlocked.Increment(ref _statistics.GatewayRequests);
         return RemoteCall.AnswerAsync(payload, incoming => _gatewayInvoker!.Invoke(incoming.GrainId, incoming.Request));
     }

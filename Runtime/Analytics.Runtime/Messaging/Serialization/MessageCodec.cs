@@ -143,9 +143,20 @@ public static class MessageCodec
         var error = completed.IsCanceled
             ? new OperationCanceledException($"{request.Method} was cancelled.")
             : completed.Exception!.InnerExceptions.Count == 1 ? completed.Exception.InnerException! : completed.Exception;
+        return EncodeException(error);
+    }
+
+    /// <summary>
+    /// A response that fails the caller's call with <paramref name="exception"/> (rebuilt as its own
+    /// type), for a request refused before it was decoded: the caller's retry logic then sees, say,
+    /// a <see cref="SiloUnavailableException"/> rather than an opaque protocol error.
+    /// </summary>
+    public static byte[] EncodeException(Exception exception)
+    {
+        var (buffer, json) = Rent();
         buffer.GetSpan(1)[0] = StatusException;
         buffer.Advance(1);
-        RemoteExceptions.Write(json, error);
+        RemoteExceptions.Write(json, exception);
         json.Flush();
         return buffer.WrittenSpan.ToArray();
     }
