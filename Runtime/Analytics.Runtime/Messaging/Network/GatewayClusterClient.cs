@@ -1,6 +1,5 @@
 using System.Net;
 using Analytics.Runtime.Invocation;
-using Analytics.Runtime.Messaging.Serialization;
 
 namespace Analytics.Runtime.Messaging.Network;
 

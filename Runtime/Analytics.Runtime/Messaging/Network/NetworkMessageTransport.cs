@@ -152,7 +152,6 @@ internal sealed partial class NetworkMessageTransport : IMessageTransport, ISilo
 
         if (isPing)
         {
-            Interlocked.Increment(ref _statistics.ProbesAnswered);
             return ValueTask.FromResult(ReadOnlyMemory<byte>.Empty);
         }
 
@@ -226,7 +225,6 @@ public sealed class NetworkStatistics
     internal long RequestsReceived;
     internal long GatewayRequests;
     internal long ProbesSent;
-    internal long ProbesAnswered;
 
     public long Sent => Interlocked.Read(ref RequestsSent);
 
