@@ -9,8 +9,7 @@ public static class MetricEndpoints
 {
     public static void MapMetricEndpoints(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/api/metrics", async (IGrainFactory grains) =>
-                Results.Json((await grains.GetGrain<IMetricCatalogGrain>("all").List()).Select(m => new MetricName(m)), ApiJson.Options))
+        app.MapGet("/api/metrics", async (IGrainFactory grains) => Results.Json(await ListAsync(grains), ApiJson.Options))
             .WithName("ListMetrics").WithSummary("Lists the metrics seen so far.");
 
         app.MapGet("/api/metrics/{metric}/stats", StatsAsync).WithName("MetricStats").WithSummary("Count, sum, min, max, mean, percentiles, distinct sources and late count over a window ending now.");
@@ -30,13 +29,7 @@ public static class MetricEndpoints
             return ApiError.BadRequest(error);
         }
 
-        var stats = await grains.GetGrain<IMetricGrain>(metric).GetStats(span);
-        return stats is null
-            ? UnknownMetric(metric)
-            : Results.Json(
-                new StatsResponse(metric, DurationParser.Format(span), TimestampParser.Format(stats.FromMs), TimestampParser.Format(stats.ToMs),
-                    stats.Count, stats.Sum, stats.Min, stats.Max, stats.Mean, stats.P50, stats.P90, stats.P95, stats.P99, stats.DistinctSources, stats.Late),
-                ApiJson.Options);
+        return await QueryStatsAsync(grains, metric, span) is { } stats ? Results.Json(stats, ApiJson.Options) : UnknownMetric(metric);
     }
 
     private static async Task<IResult> SeriesAsync(string metric, string? from, string? to, string? step, IGrainFactory grains, TimeProvider time)
@@ -51,10 +44,7 @@ public static class MetricEndpoints
             return ApiError.BadRequest(error);
         }
 
-        var series = await grains.GetGrain<IMetricGrain>(metric).GetSeries(fromMs, toMs, span);
-        return series is null
-            ? UnknownMetric(metric)
-            : Results.Json(new MetricSeriesResponse(metric, DurationParser.Format(span), series.Points.Select(SeriesPointResponse.From).ToList()), ApiJson.Options);
+        return await QuerySeriesAsync(grains, metric, fromMs, toMs, span) is { } series ? Results.Json(series, ApiJson.Options) : UnknownMetric(metric);
     }
 
     private static async Task<IResult> TopAsync(string metric, string? window, string? k, string? by, IGrainFactory grains)
@@ -69,15 +59,35 @@ public static class MetricEndpoints
             return ApiError.BadRequest(error);
         }
 
-        var top = await grains.GetGrain<IMetricGrain>(metric).GetTop(span, count, order);
-        return top is null
-            ? UnknownMetric(metric)
-            : Results.Json(
-                new TopResponse(metric, DurationParser.Format(span), order.ToString().ToLowerInvariant(), top.Items.Select(i => new TopItemResponse(i.Source, i.Count, i.Max, i.Mean)).ToList()),
-                ApiJson.Options);
+        return await QueryTopAsync(grains, metric, span, count, order) is { } top ? Results.Json(top, ApiJson.Options) : UnknownMetric(metric);
     }
 
-    private static IResult UnknownMetric(string metric) => ApiError.NotFound($"Metric '{metric}' has never been seen.");
+    // The queries below are shared by these endpoints and the dashboard's live stream
+    // (Silo/Dashboard), so a chart and the API never disagree on a number. Each returns null for a
+    // metric never seen; arguments are checked by the caller (QueryParameters).
+
+    public static async Task<IReadOnlyList<MetricName>> ListAsync(IGrainFactory grains) =>
+        (await grains.GetGrain<IMetricCatalogGrain>("all").List()).Select(m => new MetricName(m)).ToList();
+
+    public static async Task<StatsResponse?> QueryStatsAsync(IGrainFactory grains, string metric, TimeSpan window) =>
+        await grains.GetGrain<IMetricGrain>(metric).GetStats(window) is { } stats
+            ? new StatsResponse(metric, DurationParser.Format(window), TimestampParser.Format(stats.FromMs), TimestampParser.Format(stats.ToMs),
+                stats.Count, stats.Sum, stats.Min, stats.Max, stats.Mean, stats.P50, stats.P90, stats.P95, stats.P99, stats.DistinctSources, stats.Late)
+            : null;
+
+    public static async Task<MetricSeriesResponse?> QuerySeriesAsync(IGrainFactory grains, string metric, long fromMs, long toMs, TimeSpan step) =>
+        await grains.GetGrain<IMetricGrain>(metric).GetSeries(fromMs, toMs, step) is { } series
+            ? new MetricSeriesResponse(metric, DurationParser.Format(step), series.Points.Select(SeriesPointResponse.From).ToList())
+            : null;
+
+    public static async Task<TopResponse?> QueryTopAsync(IGrainFactory grains, string metric, TimeSpan window, int k, TopOrder by) =>
+        await grains.GetGrain<IMetricGrain>(metric).GetTop(window, k, by) is { } top
+            ? new TopResponse(metric, DurationParser.Format(window), by.ToString().ToLowerInvariant(), top.Items.Select(i => new TopItemResponse(i.Source, i.Count, i.Max, i.Mean)).ToList())
+            : null;
+
+    public static string UnknownMetricMessage(string metric) => $"Metric '{metric}' has never been seen.";
+
+    private static IResult UnknownMetric(string metric) => ApiError.NotFound(UnknownMetricMessage(metric));
 
     public sealed record MetricName(string Metric);
 

@@ -9,6 +9,7 @@ using Analytics.Runtime.Persistence;
 using Analytics.Runtime.Streaming;
 using Analytics.Runtime.Streaming.LocalLog;
 using Analytics.Silo.Api;
+using Analytics.Silo.Dashboard;
 using Analytics.Silo.Ingest;
 using Microsoft.Extensions.Options;
 
@@ -166,6 +167,7 @@ public static class AnalyticsSiloSetup
         app.MapMetricEndpoints();
         app.MapSourceEndpoints();
         app.MapClusterEndpoints();
+        app.MapAnalyticsDashboard();
         return app;
     }
 }
