@@ -17,6 +17,11 @@ if ! Tests/Emulators/install.sh; then
   echo "installing the emulators failed; the AWS tests will fail and say so" >&2
 fi
 
+echo "== install the browser for the dashboard tests (Debian's chromium)"
+if ! Tests/Browser/install.sh; then
+  echo "installing chromium failed; the dashboard tests will fail and say so" >&2
+fi
+
 echo "== build (Release)"
 if ! dotnet build Orleans.sln -c Release -nologo -v quiet -clp:ErrorsOnly; then
   echo "build failed" >&2
@@ -34,8 +39,9 @@ for project in Tests/*/*.csproj; do
   # A hung test is reported and killed instead of eating the CI budget.
   dotnet test "$project" -c Release --no-build -nologo --blame-hang-timeout 5m > "$out" 2>&1 || status=1
   # A test host killed for hanging cannot stop the processes it started: end any of this checkout's
-  # silos, tools and emulators that outlived it, so no process or port leaks into the next suite.
-  pkill -KILL -f "$(pwd)/(Silo|Client|Tests/Emulators)/" 2>/dev/null || true
+  # silos, tools, emulators and Playwright drivers that outlived it, so no process or port leaks
+  # into the next suite (a driver takes its chromium with it).
+  pkill -KILL -f "$(pwd)/(Silo|Client|Tests/Emulators|Tests/[^/]+/bin/.*/\.playwright)/" 2>/dev/null || true
   cat "$out" >> "$log"
   # Show each failure with its message, then the project's summary line.
   grep -E -A6 '^\s+Failed [A-Za-z]' "$out" || true

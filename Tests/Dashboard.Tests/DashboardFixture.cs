@@ -21,8 +21,8 @@ public sealed class DashboardFixture : IAsyncLifetime
 
     public IBrowser Browser { get; private set; } = null!;
 
-    /// <summary>Demo events per metric, all within the last ten minutes.</summary>
-    public IReadOnlyDictionary<string, int> DemoCounts { get; private set; } = null!;
+    /// <summary>The demo readings of temperature, humidity and pressure: the events of each sent so far.</summary>
+    public DemoFeed Demo { get; } = new();
 
     public string BaseUrl => $"http://127.0.0.1:{Silo.Port}";
 
@@ -38,18 +38,12 @@ public sealed class DashboardFixture : IAsyncLifetime
         }
 
         Silo = await SiloProcess.StartAsync(_data);
-        var (events, counts) = DemoFeed.Generate(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
-        foreach (var batch in events.Chunk(2000))
+        foreach (var batch in Demo.Backfill(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()).Chunk(3000))
         {
             await SiloApi.PostAsync(Silo, batch);
         }
 
-        foreach (var (metric, count) in counts)
-        {
-            await SiloApi.StatsWhenCountReachesAsync(Silo, metric, count);
-        }
-
-        DemoCounts = counts;
+        await DemoSettledAsync();
         _playwright = await Playwright.CreateAsync();
         Browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
         {
@@ -65,6 +59,40 @@ public sealed class DashboardFixture : IAsyncLifetime
             ],
         });
         Assertions.SetDefaultExpectTimeout(15_000);
+    }
+
+    /// <summary>
+    /// Sends live demo readings every 250 ms until <paramref name="stop"/>, then waits until the
+    /// silo counts all of them, so the next test sees numbers that hold still.
+    /// </summary>
+    public async Task SendLiveDemoAsync(CancellationToken stop)
+    {
+        while (!stop.IsCancellationRequested)
+        {
+            if (Demo.Until(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()) is { Count: > 0 } events)
+            {
+                await SiloApi.PostAsync(Silo, events);
+            }
+
+            try
+            {
+                await Task.Delay(250, stop);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+        }
+
+        await DemoSettledAsync();
+    }
+
+    private async Task DemoSettledAsync()
+    {
+        foreach (var (metric, count) in Demo.Counts)
+        {
+            await SiloApi.StatsWhenCountReachesAsync(Silo, metric, count);
+        }
     }
 
     /// <summary>A fresh browser context (no cookies, no cache) at the given size, in UTC so clock labels do not depend on the machine.</summary>

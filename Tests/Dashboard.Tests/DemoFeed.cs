@@ -1,14 +1,14 @@
-using System.Globalization;
 using Analytics.EndToEnd.Tests;
 
 namespace Analytics.Dashboard.Tests;
 
 /// <summary>
-/// Ten minutes of plausible device readings, back-dated, so the dashboard has full charts to draw
-/// the moment the tests open it: the rate rises and falls, and each device's readings drift
-/// around its own baseline. Seeded, so every run sends the same events.
+/// Plausible device readings: ten minutes back-dated, so the dashboard has full charts to draw
+/// the moment the tests open it, and then live ones for as long as a test wants traffic. The
+/// rate rises and falls in a slow wave, and each device's readings drift around its own
+/// baseline. Seeded, so every run sends the same kind of events.
 /// </summary>
-internal static class DemoFeed
+public sealed class DemoFeed
 {
     public static readonly (string Metric, double Baseline, double Spread, double Swing, double Noise)[] Metrics =
     [
@@ -19,43 +19,55 @@ internal static class DemoFeed
 
     public const int Devices = 24;
 
-    public static readonly TimeSpan Span = TimeSpan.FromMinutes(10);
+    private const long StepMs = 1000;
+    private static readonly TimeSpan History = TimeSpan.FromMinutes(10);
 
-    /// <summary>The events, as JSON elements, and how many each metric got.</summary>
-    public static (List<string> Events, Dictionary<string, int> Counts) Generate(long nowMs)
+    private readonly Random _random = new(13);
+    private readonly double[][] _baselines;
+    private readonly Dictionary<string, long> _counts = Metrics.ToDictionary(m => m.Metric, _ => 0L);
+    private long _next;
+    private long _sequence;
+
+    public DemoFeed() =>
+        _baselines = Metrics.Select(m => Enumerable.Range(0, Devices).Select(_ => m.Baseline + (_random.NextDouble() - 0.5) * m.Spread).ToArray()).ToArray();
+
+    /// <summary>Events of each metric sent so far.</summary>
+    public IReadOnlyDictionary<string, long> Counts => _counts;
+
+    /// <summary>The readings of the ten minutes before <paramref name="nowMs"/>.</summary>
+    public List<string> Backfill(long nowMs)
     {
-        var random = new Random(13);
+        _next = nowMs - (long)History.TotalMilliseconds;
+        return Until(nowMs);
+    }
+
+    /// <summary>The readings from where the feed stopped up to <paramref name="nowMs"/>.</summary>
+    public List<string> Until(long nowMs)
+    {
         var events = new List<string>();
-        var counts = Metrics.ToDictionary(m => m.Metric, _ => 0);
-        var baselines = Metrics.Select(m => Enumerable.Range(0, Devices).Select(_ => m.Baseline + (random.NextDouble() - 0.5) * m.Spread).ToArray()).ToArray();
-        var stepMs = 2_000L;
-        var steps = (long)Span.TotalMilliseconds / stepMs;
-        for (var step = 0L; step < steps; step++)
+        for (; _next + StepMs <= nowMs; _next += StepMs)
         {
-            var t = nowMs - (long)Span.TotalMilliseconds + step * stepMs;
-            var phase = 2 * Math.PI * step / 90.0; // one slow wave every three minutes
-            // Events per step per metric: a wave between about 4 and 12, and now and then a burst.
-            var perStep = (int)Math.Round(8 + 4 * Math.Sin(phase) + random.Next(-1, 2) + (random.NextDouble() < 0.04 ? 10 : 0));
+            // One slow wave every three minutes, of wall-clock time, so the live part goes on
+            // from where the back-dated part ended; now and then a burst.
+            var phase = 2 * Math.PI * _next / 180_000.0;
+            var perStep = (int)Math.Round(8 + 4 * Math.Sin(phase) + _random.Next(-1, 2) + (_random.NextDouble() < 0.03 ? 9 : 0));
             for (var m = 0; m < Metrics.Length; m++)
             {
                 var metric = Metrics[m];
                 for (var i = 0; i < perStep; i++)
                 {
-                    var device = random.Next(Devices);
-                    baselines[m][device] += (random.NextDouble() - 0.5) * metric.Noise * 0.05;
-                    var value = Math.Round(baselines[m][device] + metric.Swing * Math.Sin(phase + m) + (random.NextDouble() - 0.5) * 2 * metric.Noise, 2);
-                    var id = $"demo-{events.Count}";
-                    events.Add(SiloApi.Json(new SiloApi.Sent($"dev-{device:D2}", metric.Metric, value, t + random.Next(0, (int)stepMs), id)));
-                    counts[metric.Metric]++;
+                    var device = _random.Next(Devices);
+                    _baselines[m][device] += (_random.NextDouble() - 0.5) * metric.Noise * 0.05;
+                    var value = Math.Round(_baselines[m][device] + metric.Swing * Math.Sin(phase + m) + (_random.NextDouble() - 0.5) * 2 * metric.Noise, 2);
+                    events.Add(Event($"dev-{device:D2}", metric.Metric, value, _next + _random.Next(0, (int)StepMs), $"demo-{_sequence++}"));
+                    _counts[metric.Metric]++;
                 }
             }
         }
 
-        return (events, counts);
+        return events;
     }
 
     public static string Event(string source, string metric, double value, long timestampMs, string id) =>
         SiloApi.Json(new SiloApi.Sent(source, metric, value, timestampMs, id));
-
-    public static string Number(double value) => value.ToString("R", CultureInfo.InvariantCulture);
 }

@@ -92,6 +92,8 @@ function axes(plot, x, y, yScale, from, to, format) {
   }
   const time = timeTicks(from, to, Math.max(2, Math.floor(plot.w / 70)));
   for (const tick of time.ticks) {
+    // A label centred on a tick near the right edge would be cut off; leave it out.
+    if (x(tick) + (time.seconds ? 26 : 16) > plot.x + plot.w + MARGIN.right) continue;
     group.append(s('text', { x: x(tick), y: plot.y + plot.h + 17, 'text-anchor': 'middle', class: 'tick', text: formatClock(tick, time.seconds) }));
   }
   return group;

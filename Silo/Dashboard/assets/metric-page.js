@@ -30,7 +30,6 @@ export function mountMetricPage(root, initial, { onStatus, onMetrics, navigate }
   const orders = segmented(ORDERS, query.by, (by) => change({ by }), 'Order top sources by');
   const stats = tiles(TILES);
   const countTitle = h('h2', { text: 'Events' });
-  const countTotal = h('span', { class: 'card-note' });
   const countChart = h('div', { id: 'count-chart' });
   const valueChart = h('div', { id: 'value-chart' });
   const topBody = h('tbody');
@@ -38,7 +37,7 @@ export function mountMetricPage(root, initial, { onStatus, onMetrics, navigate }
   const content = h('div', { class: 'metric-content' },
     stats.element,
     h('div', { class: 'chart-grid' },
-      h('section', { class: 'card' }, h('header', { class: 'card-head' }, countTitle, countTotal), countChart),
+      h('section', { class: 'card' }, h('header', { class: 'card-head' }, countTitle), countChart),
       h('section', { class: 'card' },
         h('header', { class: 'card-head' }, h('h2', { text: 'Value' }), legend()),
         valueChart)),
@@ -119,7 +118,6 @@ export function mountMetricPage(root, initial, { onStatus, onMetrics, navigate }
     const stepMs = durationMs(snapshot.step) ?? 10e3;
     const points = snapshot.series.points.map((p) => ({ ...p, t: Date.parse(p.t) }));
     countTitle.textContent = `Events per ${stepLabel(snapshot.step)}`;
-    countTotal.textContent = `${formatCount(points.reduce((sum, p) => sum + p.count, 0))} in the chart`;
     renderChart(countChart, {
       points, stepMs, kind: 'bars', series: [{ key: 'count', label: 'Events', cls: 's-count' }],
       format: { tick: formatTick, value: formatCount }, height: 200,
