@@ -92,8 +92,8 @@ export function mountMetricPage(root, initial, { onStatus, onMetrics, navigate }
       subtitle.textContent = '';
       const others = snapshot.metrics.filter((m) => m !== snapshot.metric);
       showState({
-        state: 'not-found', title: `Metric “${snapshot.metric}” has never been seen`,
-        lines: [`${snapshot.notFound} It appears here as soon as its first event arrives.`],
+        state: 'not-found', title: snapshot.notFound,
+        lines: ['It appears here as soon as its first event arrives.'],
         extra: others.length ? [h('p', { text: 'Known metrics:' }), h('ul', { class: 'chips' }, others.map((m) => h('li', {}, h('a', { href: metricHref(m, query.window), 'data-nav': '', text: m }))))] : [],
       });
       return;
@@ -102,7 +102,7 @@ export function mountMetricPage(root, initial, { onStatus, onMetrics, navigate }
     card.hidden = true;
     content.hidden = false;
     const s = snapshot.stats;
-    subtitle.textContent = `Last ${WINDOWS.find(([w]) => w === snapshot.window)?.[1] ?? snapshot.window} · ${formatCount(s.count)} events from ${formatCount(s.distinctSources)} sources`;
+    subtitle.textContent = `Last ${WINDOWS.find(([w]) => durationMs(w) === durationMs(snapshot.window))?.[1] ?? snapshot.window} · ${formatCount(s.count)} events from ${formatCount(s.distinctSources)} sources`;
     stats.update(s);
     drawCharts(snapshot);
     drawTop(snapshot.top);

@@ -40,14 +40,12 @@ export function mountSourcePage(root, initial, { onStatus, onMetrics }) {
     clearTimeout(timer);
     const mine = generation;
     try {
-      const [summary, metrics] = await Promise.all([
-        getJson(`/api/sources/${enc(source)}?window=${enc(window)}`),
-        getJson('/api/metrics'),
-      ]);
+      // The sidebar's list, whatever becomes of the source itself.
+      getJson('/api/metrics').then((metrics) => !stopped && onMetrics(metrics.map((m) => m.metric), null, '5m'), () => {});
+      const summary = await getJson(`/api/sources/${enc(source)}?window=${enc(window)}`);
       const names = Object.keys(summary.metrics).sort();
       const series = await Promise.all(names.map((m) => getJson(seriesUrl(source, m, window))));
       if (stopped || mine !== generation) return;
-      onMetrics(metrics.map((m) => m.metric), null, window);
       onStatus({ state: 'periodic', error: null });
       draw(summary, names, series);
     } catch (error) {
@@ -57,7 +55,7 @@ export function mountSourcePage(root, initial, { onStatus, onMetrics }) {
         root.dataset.state = 'not-found';
         grid.hidden = true;
         subtitle.textContent = '';
-        stateCard(card, { state: 'not-found', title: `Source “${source}” has never been seen`, lines: [`${error.message} It appears here as soon as its first event arrives.`] });
+        stateCard(card, { state: 'not-found', title: error.message, lines: ['It appears here as soon as its first event arrives.'] });
       } else {
         onStatus({ state: 'error', error });
       }
