@@ -21,7 +21,9 @@ public sealed class ScreenshotTests(DashboardFixture fixture, ITestOutputHelper 
         await Expect(page.Locator("#count-chart svg")).ToBeVisibleAsync();
         await Expect(page.Locator(".tile[data-key=p99]")).ToBeVisibleAsync();
         Assert.True(await page.EvaluateAsync<bool>("() => document.documentElement.scrollWidth <= window.innerWidth"), "the page scrolls sideways at 390 px");
-        var chartWidth = await page.Locator("#count-chart svg").EvaluateAsync<double>("svg => svg.getBoundingClientRect().width");
+        // Looked up and measured in one script: the chart is redrawn every second, and a handle
+        // taken a moment earlier may be to the svg it replaced (detached, so 0 wide).
+        var chartWidth = await page.EvaluateAsync<double>("() => document.querySelector('#count-chart svg').getBoundingClientRect().width");
         Assert.InRange(chartWidth, 240, 390);
         await Screenshot(page, "dashboard-phone.png", fullPage: true);
         browser.AssertNoErrors();

@@ -76,8 +76,10 @@ export function startClusterPanel(panel, summary) {
       h('span', { class: lagClass(worst), text: `lag ${formatDuration(worst)}` }));
   }
 
-  poll();
-  setInterval(poll, POLL_MS);
+  // The next look two seconds after the last answer, not on a fixed beat: /api/cluster waits up
+  // to 2 s for a silo that does not answer, and looks must not pile up behind it.
+  const loop = () => poll().finally(() => setTimeout(loop, POLL_MS));
+  loop();
 }
 
 function lagClass(ms) {
