@@ -32,7 +32,12 @@ export function tiles(definitions) {
     for (const [key, , format] of definitions) {
       const cell = cells.get(key);
       const v = values?.[key];
-      cell.textContent = values ? format(v) : '…';
+      const text = values ? format(v) : '…';
+      cell.textContent = text;
+      // Long figures (a pressure of 1,013.3, a sum of 1.23e+300) get a smaller type, so nine
+      // tiles still fit a row at 1280 px without cutting digits off.
+      cell.dataset.size = text.length <= 6 ? 'l' : text.length <= 7 ? 'm' : text.length <= 9 ? 's' : 'xs';
+      cell.title = values ? String(v ?? '') : '';
       cell.classList.toggle('skeleton', !values);
       if (values && v !== null && v !== undefined) cell.dataset.value = String(v);
       else delete cell.dataset.value;
