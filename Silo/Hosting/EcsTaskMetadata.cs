@@ -39,7 +39,7 @@ public sealed record EcsTaskMetadata(string PrivateIPv4Address, string? Availabi
             var uri = new Uri(endpoint.TrimEnd('/') + "/task", UriKind.Absolute);
             return Parse(Fetch(uri));
         }
-        catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException or IOException or JsonException or FormatException or UriFormatException)
+        catch (Exception exception) when (exception is HttpRequestException or TaskCanceledException or IOException or FormatException)
         {
             throw new OptionsValidationException("Silo:AdvertisedHost", typeof(SiloOptions), [
                 $"Silo:AdvertisedHost or Silo:Zone is not set, and the ECS task metadata endpoint ({EndpointVariable}={endpoint}) could not tell them: {exception.Message} "
@@ -51,11 +51,10 @@ public sealed record EcsTaskMetadata(string PrivateIPv4Address, string? Availabi
     /// Reads a task metadata document: the first IPv4 address of the task's containers' networks
     /// (in awsvpc mode every container shares the task's one network interface), and the zone.
     /// </summary>
-    /// <exception cref="JsonException">Not JSON.</exception>
-    /// <exception cref="FormatException">No usable IPv4 address in it.</exception>
-    internal static EcsTaskMetadata Parse(string json)
+    /// <exception cref="FormatException">Not JSON, or no usable IPv4 address in it.</exception>
+    private static EcsTaskMetadata Parse(string json)
     {
-        using var document = JsonDocument.Parse(json);
+        using var document = ParseJson(json);
         var root = document.RootElement;
         if (root.ValueKind != JsonValueKind.Object)
         {
@@ -76,6 +75,18 @@ public sealed record EcsTaskMetadata(string PrivateIPv4Address, string? Availabi
 
         var zone = root.TryGetProperty("AvailabilityZone", out var z) && z.ValueKind == JsonValueKind.String && z.GetString() is { Length: > 0 } name ? name : null;
         return new EcsTaskMetadata(ip.ToString(), zone);
+    }
+
+    private static JsonDocument ParseJson(string json)
+    {
+        try
+        {
+            return JsonDocument.Parse(json);
+        }
+        catch (JsonException exception)
+        {
+            throw new FormatException($"the task metadata is not JSON ({exception.Message})", exception);
+        }
     }
 
     private static IEnumerable<JsonElement> Elements(JsonElement element, string property) =>
