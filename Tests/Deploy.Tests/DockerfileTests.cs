@@ -37,6 +37,9 @@ public sealed partial class DockerfileTests(DefaultStack stack, ITestOutputHelpe
         // $APP_UID is the unprivileged user (1654) the .NET images define.
         Assert.Equal("$APP_UID", user);
         Assert.DoesNotMatch("^(root|0)(:.*)?$", user);
+        // Embedded mode's data folder is one that user owns (AWS mode writes nothing locally).
+        Assert.Contains(FinalStage(), i => i.Name == "RUN" && i.Arguments == "mkdir /data && chown $APP_UID /data");
+        Assert.Contains(FinalStage(), i => i.Name == "ENV" && i.Arguments == "Embedded__DataPath=/data");
         // Nothing after it switches back.
         Assert.Equal("ENTRYPOINT", FinalStage().SkipWhile(i => i.Name != "USER").Skip(1).Single().Name);
     }

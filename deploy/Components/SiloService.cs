@@ -101,7 +101,7 @@ public sealed class SiloService : Construct
         // ECS also moves tasks back after a zone recovers (a property newer than this CDK release).
         ((CfnService)Service.Node.DefaultChild!).AddPropertyOverride("AvailabilityZoneRebalancing", "ENABLED");
 
-        LoadBalancer = AddLoadBalancer(parameters, network);
+        (LoadBalancer, TargetGroup) = AddLoadBalancer(parameters, network);
     }
 
     public Cluster Cluster { get; }
@@ -118,9 +118,9 @@ public sealed class SiloService : Construct
 
     public ApplicationLoadBalancer LoadBalancer { get; }
 
-    public ApplicationTargetGroup TargetGroup { get; private set; } = null!;
+    public ApplicationTargetGroup TargetGroup { get; }
 
-    private ApplicationLoadBalancer AddLoadBalancer(DeployParameters parameters, Network network)
+    private (ApplicationLoadBalancer, ApplicationTargetGroup) AddLoadBalancer(DeployParameters parameters, Network network)
     {
         var albSecurityGroup = new SecurityGroup(this, "LoadBalancerSecurityGroup", new SecurityGroupProps
         {
@@ -136,7 +136,7 @@ public sealed class SiloService : Construct
             SecurityGroup = albSecurityGroup,
         });
 
-        TargetGroup = new ApplicationTargetGroup(this, "Api", new ApplicationTargetGroupProps
+        var targetGroup = new ApplicationTargetGroup(this, "Api", new ApplicationTargetGroupProps
         {
             Vpc = network.Vpc,
             Port = SiloSettings.HttpPort,
@@ -155,7 +155,7 @@ public sealed class SiloService : Construct
                 UnhealthyThresholdCount = 3,
             },
         });
-        Service.AttachToApplicationTargetGroup(TargetGroup);
+        Service.AttachToApplicationTargetGroup(targetGroup);
 
         if (parameters.CertificateArn is { } certificateArn)
         {
@@ -165,7 +165,7 @@ public sealed class SiloService : Construct
                 Protocol = ApplicationProtocol.HTTPS,
                 Certificates = [ListenerCertificate.FromArn(certificateArn)],
                 SslPolicy = SslPolicy.RECOMMENDED_TLS,
-                DefaultTargetGroups = [TargetGroup],
+                DefaultTargetGroups = [targetGroup],
                 Open = false,
             });
             alb.AddRedirect(new ApplicationLoadBalancerRedirectConfig { SourcePort = 80, TargetPort = 443, Open = false });
@@ -177,7 +177,7 @@ public sealed class SiloService : Construct
             {
                 Port = 80,
                 Protocol = ApplicationProtocol.HTTP,
-                DefaultTargetGroups = [TargetGroup],
+                DefaultTargetGroups = [targetGroup],
                 Open = false,
             });
         }
@@ -185,7 +185,7 @@ public sealed class SiloService : Construct
         // Attaching the service to the target group (above) opens the silos' HTTP port to the load
         // balancer's security group, and nothing else of theirs.
         albSecurityGroup.AddIngressRule(Peer.Ipv4(parameters.AllowedCidr), Port.Tcp(80), parameters.CertificateArn is null ? "HTTP API" : "HTTP, redirected to HTTPS");
-        return alb;
+        return (alb, targetGroup);
     }
 
     /// <summary>A pushed ECR image when imageRepository and imageTag are given; otherwise deploy/Dockerfile, built and pushed by <c>cdk deploy</c>.</summary>
