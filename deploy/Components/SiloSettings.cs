@@ -1,3 +1,4 @@
+using System.Globalization;
 using Amazon.CDK;
 using Amazon.CDK.AWS.SecretsManager;
 using EcsSecret = Amazon.CDK.AWS.ECS.Secret;
@@ -39,10 +40,10 @@ public static class SiloSettings
         // Membership rows of this cluster in {prefix}membership.
         ["Cluster__Id"] = clusterId,
         // The ports of the target group and of the security group's rules.
-        ["Http__Port"] = HttpPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
-        ["Silo__Port"] = SiloPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
-        ["Gateway__Port"] = GatewayPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
-        ["Silo__ShutdownTimeout"] = ShutdownTimeout.ToString("c", System.Globalization.CultureInfo.InvariantCulture),
+        ["Http__Port"] = HttpPort.ToString(CultureInfo.InvariantCulture),
+        ["Silo__Port"] = SiloPort.ToString(CultureInfo.InvariantCulture),
+        ["Gateway__Port"] = GatewayPort.ToString(CultureInfo.InvariantCulture),
+        ["Silo__ShutdownTimeout"] = ShutdownTimeout.ToString("c", CultureInfo.InvariantCulture),
         // One JSON object per line: one CloudWatch Logs event per log entry, queryable by field.
         ["Logging__Console__FormatterName"] = "json",
     };
