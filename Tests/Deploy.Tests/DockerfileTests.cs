@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using System.Xml.Linq;
@@ -99,10 +98,10 @@ public sealed partial class DockerfileTests(DefaultStack stack, ITestOutputHelpe
             return;
         }
 
-        var (exit, log) = await RunAsync("docker", ["build", "--file", RepositoryRoot.Dockerfile, "--tag", "analytics-silo:deploy-tests", "."], TimeSpan.FromMinutes(20));
+        var (exit, log) = await TestProcess.RunAsync("docker", ["build", "--file", RepositoryRoot.Dockerfile, "--tag", "analytics-silo:deploy-tests", "."], TimeSpan.FromMinutes(20));
         Assert.True(exit == 0, log);
-        var (_, user) = await RunAsync("docker", ["image", "inspect", "--format", "{{.Config.User}}", "analytics-silo:deploy-tests"], TimeSpan.FromMinutes(1));
-        Assert.NotEqual("root", user.Trim());
+        var (_, user) = await TestProcess.RunAsync("docker", ["image", "inspect", "--format", "{{.Config.User}}", "analytics-silo:deploy-tests"], TimeSpan.FromMinutes(1));
+        Assert.DoesNotMatch("^(|root|0)(:.*)?$", user.Trim());
     }
 
     /// <summary>The files the silo's build reads: its project, every project it references, transitively, and the props they import.</summary>
@@ -160,7 +159,7 @@ public sealed partial class DockerfileTests(DefaultStack stack, ITestOutputHelpe
     {
         try
         {
-            return (await RunAsync("docker", ["info", "--format", "{{.ServerVersion}}"], TimeSpan.FromSeconds(15))).Exit == 0;
+            return (await TestProcess.RunAsync("docker", ["info", "--format", "{{.ServerVersion}}"], TimeSpan.FromSeconds(15))).Exit == 0;
         }
         catch (System.ComponentModel.Win32Exception)
         {
@@ -170,27 +169,6 @@ public sealed partial class DockerfileTests(DefaultStack stack, ITestOutputHelpe
         {
             return false;
         }
-    }
-
-    private static async Task<(int Exit, string Output)> RunAsync(string file, string[] arguments, TimeSpan timeout)
-    {
-        var start = new ProcessStartInfo(file) { WorkingDirectory = Root, RedirectStandardOutput = true, RedirectStandardError = true };
-        arguments.ToList().ForEach(start.ArgumentList.Add);
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var limit = new CancellationTokenSource(timeout);
-        try
-        {
-            await process.WaitForExitAsync(limit.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw;
-        }
-
-        return (process.ExitCode, await stdout + await stderr);
     }
 
     private sealed record Instruction(string Name, string Arguments);

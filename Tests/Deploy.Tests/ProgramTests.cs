@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json.Nodes;
 
 namespace Analytics.Deploy.Tests;
@@ -56,33 +55,11 @@ public sealed class ProgramTests : IDisposable
     }
 
     /// <summary>Runs the app built beside this test's output (deploy/bin/...), from the repository's root as `dotnet run --project deploy` does.</summary>
-    private static async Task<(int Exit, string Output)> RunAsync(Dictionary<string, string> environment, params string[] arguments)
+    private static Task<(int Exit, string Output)> RunAsync(Dictionary<string, string> environment, params string[] arguments)
     {
         var output = new DirectoryInfo(AppContext.BaseDirectory);
         var app = Path.GetFullPath(Path.Combine(output.FullName, "../../../../../deploy/bin", output.Parent!.Name, output.Name, "Analytics.Deploy.dll"));
         Assert.True(File.Exists(app), $"the CDK app was not built at {app}");
-        var start = new ProcessStartInfo("dotnet") { WorkingDirectory = RepositoryRoot.Find(), RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(app);
-        arguments.ToList().ForEach(start.ArgumentList.Add);
-        foreach (var (name, value) in environment)
-        {
-            start.Environment[name] = value;
-        }
-
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var limit = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        try
-        {
-            await process.WaitForExitAsync(limit.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw;
-        }
-
-        return (process.ExitCode, await stdout + await stderr);
+        return TestProcess.RunAsync("dotnet", [app, .. arguments], TimeSpan.FromMinutes(2), environment);
     }
 }
