@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Analytics.Aws.Tests;
 using Analytics.Testing.Ecs;
 using Microsoft.AspNetCore.Http;
 
@@ -9,6 +10,9 @@ namespace Analytics.EndToEnd.Tests;
 /// endpoint: it advertises the task's address and zone from there, and a broken endpoint stops it
 /// with a one-line message and exit code 2.
 /// </summary>
+/// <remarks>In the emulators' collection although it needs none of them: that keeps its silo processes
+/// from running beside the cluster fail-over test, which leans on the emulators answering in time.</remarks>
+[Collection(EmulatorCollection.Name)]
 public sealed class EcsMetadataSiloTests : IDisposable
 {
     private readonly string _data = Path.Combine(Path.GetTempPath(), "e2e-ecs-" + Guid.NewGuid().ToString("N"));
