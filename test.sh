@@ -12,6 +12,11 @@ if ! command -v dotnet >/dev/null 2>&1; then
   exit 1
 fi
 
+echo "== make sure node (18 or later) is there: the CDK that Tests/Deploy.Tests synthesises runs in it"
+if ! deploy/install.sh; then
+  echo "node 18 or later is missing; the deploy tests will fail and say so" >&2
+fi
+
 echo "== install the AWS emulators (kinesis-local, dynalite) from npm"
 if ! Tests/Emulators/install.sh; then
   echo "installing the emulators failed; the AWS tests will fail and say so" >&2

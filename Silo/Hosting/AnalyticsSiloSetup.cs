@@ -34,14 +34,16 @@ public static class AnalyticsSiloSetup
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = configuration.GetValue("Silo:ShutdownTimeout", TimeSpan.FromSeconds(25)));
         builder.Services.AddHostedService<ShutdownWatchdog>();
 
+        // On ECS the task's own address and zone come from its metadata endpoint, unless set explicitly.
+        var ecsTask = EcsTaskMetadata.ReadIfNeeded(configuration);
         builder.Services.Configure<SiloOptions>(o =>
         {
             o.ClusterId = configuration["Cluster:Id"] ?? o.ClusterId;
             o.SiloPort = configuration.GetValue("Silo:Port", o.SiloPort);
             o.GatewayPort = configuration.GetValue("Gateway:Port", o.GatewayPort);
             o.SiloName = configuration["Silo:Name"] ?? o.SiloName;
-            o.Zone = configuration["Silo:Zone"] ?? o.Zone;
-            o.AdvertisedHost = configuration["Silo:AdvertisedHost"] ?? o.AdvertisedHost;
+            o.Zone = configuration["Silo:Zone"] ?? ecsTask?.AvailabilityZone ?? o.Zone;
+            o.AdvertisedHost = configuration["Silo:AdvertisedHost"] ?? ecsTask?.PrivateIPv4Address ?? o.AdvertisedHost;
             // Peers fetch each other's queue statistics for /api/cluster from here.
             o.Endpoints["http"] = $"http://{o.AdvertisedHost}:{http.Port}";
         });
