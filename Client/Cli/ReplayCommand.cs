@@ -55,9 +55,9 @@ internal static class ReplayCommand
                 throw new UsageException("--concurrency needs --kinesis <stream> (replay posts one batch at a time)");
             }
 
-            if (kinesis.IsEnabled(context) && context.Get(batch) > Runtime.Aws.Kinesis.KinesisLimits.MaxPutRecordsCount)
+            if (kinesis.IsEnabled(context) && context.Get(batch) > Aws.Kinesis.KinesisLimits.MaxPutRecordsCount)
             {
-                throw new UsageException($"--batch is the records per PutRecords call with --kinesis, at most {Runtime.Aws.Kinesis.KinesisLimits.MaxPutRecordsCount}");
+                throw new UsageException($"--batch is the records per PutRecords call with --kinesis, at most {Aws.Kinesis.KinesisLimits.MaxPutRecordsCount}");
             }
 
             string path = context.Get(file);

@@ -117,9 +117,9 @@ internal static class SendCommand
             };
 
             kinesis.CheckUsage(context);
-            if (kinesis.IsEnabled(context) && sendOptions.BatchSize > Runtime.Aws.Kinesis.KinesisLimits.MaxPutRecordsCount)
+            if (kinesis.IsEnabled(context) && sendOptions.BatchSize > Aws.Kinesis.KinesisLimits.MaxPutRecordsCount)
             {
-                throw new UsageException($"--batch is the records per PutRecords call with --kinesis, at most {Runtime.Aws.Kinesis.KinesisLimits.MaxPutRecordsCount}");
+                throw new UsageException($"--batch is the records per PutRecords call with --kinesis, at most {Aws.Kinesis.KinesisLimits.MaxPutRecordsCount}");
             }
 
             DeviceSimulator simulator;

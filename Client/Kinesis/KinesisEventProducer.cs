@@ -4,6 +4,7 @@ using System.Text;
 using Amazon.Runtime;
 using Analytics.Client.Sending;
 using Analytics.Events;
+using Analytics.Aws.Kinesis;
 using Analytics.Runtime.Aws.Kinesis;
 
 namespace Analytics.Client.Kinesis;

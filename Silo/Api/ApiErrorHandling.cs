@@ -23,7 +23,7 @@ public static partial class ApiErrorHandling
                 GrainCallTimeoutException timeout => (StatusCodes.Status504GatewayTimeout, timeout.Message),
                 // The event stream (Kinesis) did not take every event in time: some may be stored, so
                 // the client retries the whole batch; events keep their ids, so none counts twice.
-                TimeoutException or Runtime.Aws.Kinesis.KinesisException => (StatusCodes.Status503ServiceUnavailable,
+                TimeoutException or Aws.Kinesis.KinesisException => (StatusCodes.Status503ServiceUnavailable,
                     $"The event stream did not accept every event: {exception.Message} Retry the batch with the same event ids; duplicates count once."),
                 OperationCanceledException when context.RequestAborted.IsCancellationRequested => (499, "The client closed the request."),
                 _ => (StatusCodes.Status500InternalServerError, $"Internal error (trace id {context.TraceIdentifier}); the silo's log has the details."),

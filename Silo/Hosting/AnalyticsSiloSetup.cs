@@ -1,7 +1,9 @@
 using Amazon.DynamoDBv2;
 using Analytics.Events;
 using Analytics.Grains;
+using Analytics.Aws.DynamoDB;
 using Analytics.Runtime.Aws.DynamoDB;
+using Analytics.Aws.Kinesis;
 using Analytics.Runtime.Aws.Kinesis;
 using Analytics.Runtime.Hosting;
 using Analytics.Runtime.Messaging.Network;

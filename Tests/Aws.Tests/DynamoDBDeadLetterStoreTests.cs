@@ -1,5 +1,6 @@
 using Amazon.DynamoDBv2;
 using Amazon.DynamoDBv2.Model;
+using Analytics.Aws.DynamoDB;
 using Analytics.Runtime.Aws.DynamoDB;
 using Analytics.Runtime.Streaming;
 

@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using Analytics.Aws.DynamoDB;
 using Analytics.Runtime.Aws.DynamoDB;
 
 namespace Analytics.Aws.Tests;

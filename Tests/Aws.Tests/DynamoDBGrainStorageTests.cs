@@ -1,6 +1,7 @@
 using Amazon.DynamoDBv2;
 using Amazon.DynamoDBv2.Model;
 using Analytics.Runtime;
+using Analytics.Aws.DynamoDB;
 using Analytics.Runtime.Aws.DynamoDB;
 using Analytics.Runtime.Persistence;
 using Analytics.Runtime.Testing;

@@ -3,6 +3,7 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using Amazon.Runtime;
+using Analytics.Aws.Kinesis;
 using Analytics.Runtime.Aws.Kinesis;
 using Analytics.Runtime.Streaming;
 using Microsoft.Extensions.Logging.Abstractions;

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Analytics.Client.Cli;
+using Analytics.Aws.Kinesis;
 using Analytics.Runtime.Aws.Kinesis;
 using static Analytics.Aws.Tests.KinesisTestStreams;
 

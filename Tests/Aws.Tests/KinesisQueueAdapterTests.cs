@@ -1,4 +1,5 @@
 using System.Text;
+using Analytics.Aws.Kinesis;
 using Analytics.Runtime.Aws.Kinesis;
 using Analytics.Runtime.Streaming;
 using Microsoft.Extensions.Logging.Abstractions;

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Analytics.Runtime;
+using Analytics.Aws.Kinesis;
 using Analytics.Runtime.Aws.Kinesis;
 using Analytics.Runtime.Hosting;
 using Analytics.Runtime.Persistence;

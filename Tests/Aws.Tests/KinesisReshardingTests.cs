@@ -1,3 +1,4 @@
+using Analytics.Aws.Kinesis;
 using Analytics.Runtime.Aws.Kinesis;
 using static Analytics.Aws.Tests.KinesisTestStreams;
 

@@ -2,6 +2,7 @@ using System.Net;
 using System.Text;
 using System.Text.RegularExpressions;
 using Amazon.Runtime;
+using Analytics.Aws.Kinesis;
 using Analytics.Runtime.Aws.Kinesis;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;

@@ -1,4 +1,5 @@
 using Amazon.DynamoDBv2;
+using Analytics.Aws.DynamoDB;
 using Analytics.Runtime.Aws.DynamoDB;
 using Analytics.Runtime.Streaming;
 using Analytics.Runtime.Streaming.Leases;

@@ -1,6 +1,7 @@
 using Amazon.Runtime;
 using Analytics.Client.Cli;
 using Analytics.Client.Sending;
+using Analytics.Aws.Kinesis;
 using Analytics.Runtime.Aws.Kinesis;
 
 namespace Analytics.Client.Tests;

@@ -2,6 +2,7 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using Amazon.Runtime;
+using Analytics.Aws.Kinesis;
 using Analytics.Runtime.Aws.Kinesis;
 
 namespace Analytics.Client.Tests;

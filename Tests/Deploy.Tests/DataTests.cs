@@ -3,6 +3,7 @@ using Amazon.CDK.Assertions;
 using Amazon.DynamoDBv2;
 using Amazon.Runtime;
 using Analytics.Deploy.Components;
+using Analytics.Aws.DynamoDB;
 using Analytics.Runtime.Aws.DynamoDB;
 
 namespace Analytics.Deploy.Tests;

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Analytics.Aws.Kinesis;
 using Analytics.Runtime.Aws.Kinesis;
 using Analytics.Runtime.Streaming;
 

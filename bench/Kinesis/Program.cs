@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using Analytics.Aws.Tests;
 using Analytics.Bench.Kinesis;
+using Analytics.Aws.Kinesis;
 using Analytics.Runtime.Aws.Kinesis;
 using Analytics.Testing.AwsFaultProxy;
 

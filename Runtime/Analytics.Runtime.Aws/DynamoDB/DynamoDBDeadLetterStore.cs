@@ -1,3 +1,4 @@
+using Analytics.Aws.DynamoDB;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;

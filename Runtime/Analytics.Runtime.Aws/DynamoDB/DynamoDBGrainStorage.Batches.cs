@@ -1,3 +1,4 @@
+using Analytics.Aws.DynamoDB;
 using System.Collections.Concurrent;
 using Amazon.DynamoDBv2.Model;
 

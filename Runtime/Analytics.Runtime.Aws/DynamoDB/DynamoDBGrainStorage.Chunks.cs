@@ -1,3 +1,4 @@
+using Analytics.Aws.DynamoDB;
 using System.Security.Cryptography;
 using Amazon.DynamoDBv2.Model;
 using Microsoft.Extensions.Logging;

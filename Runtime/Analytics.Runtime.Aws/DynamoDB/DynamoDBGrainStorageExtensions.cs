@@ -1,3 +1,4 @@
+using Analytics.Aws.DynamoDB;
 using Amazon.DynamoDBv2;
 using Analytics.Runtime.Hosting;
 using Analytics.Runtime.Persistence;

@@ -1,3 +1,4 @@
+using Analytics.Aws.DynamoDB;
 using Microsoft.Extensions.Options;
 
 namespace Analytics.Runtime.Aws.DynamoDB;

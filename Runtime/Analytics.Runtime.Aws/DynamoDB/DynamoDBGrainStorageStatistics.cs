@@ -1,3 +1,4 @@
+using Analytics.Aws.DynamoDB;
 namespace Analytics.Runtime.Aws.DynamoDB;
 
 /// <summary>

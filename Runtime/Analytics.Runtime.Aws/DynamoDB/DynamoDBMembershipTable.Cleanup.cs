@@ -1,3 +1,4 @@
+using Analytics.Aws.DynamoDB;
 using Amazon.DynamoDBv2.Model;
 using Analytics.Runtime.Membership;
 using Microsoft.Extensions.Logging;

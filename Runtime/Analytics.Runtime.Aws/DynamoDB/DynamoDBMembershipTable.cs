@@ -1,3 +1,4 @@
+using Analytics.Aws.DynamoDB;
 using System.Globalization;
 using Amazon.DynamoDBv2;
 using Amazon.DynamoDBv2.Model;

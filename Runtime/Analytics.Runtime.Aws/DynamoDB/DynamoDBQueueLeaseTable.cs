@@ -1,3 +1,4 @@
+using Analytics.Aws.DynamoDB;
 using System.Globalization;
 using System.Text.RegularExpressions;
 using Amazon.DynamoDBv2;

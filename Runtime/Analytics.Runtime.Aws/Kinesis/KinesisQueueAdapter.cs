@@ -1,3 +1,4 @@
+using Analytics.Aws.Kinesis;
 using System.Text;
 using Analytics.Runtime.Streaming;
 using Analytics.Runtime.Streaming.Leases;

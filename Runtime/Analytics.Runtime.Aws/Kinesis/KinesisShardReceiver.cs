@@ -1,3 +1,4 @@
+using Analytics.Aws.Kinesis;
 using Analytics.Runtime.Streaming;
 using Microsoft.Extensions.Logging;
 

@@ -1,3 +1,4 @@
+using Analytics.Aws.Kinesis;
 using Microsoft.Extensions.Options;
 
 namespace Analytics.Runtime.Aws.Kinesis;

@@ -1,3 +1,4 @@
+using Analytics.Aws.Kinesis;
 using Analytics.Runtime.Hosting;
 using Analytics.Runtime.Streaming;
 using Analytics.Runtime.Streaming.Leases;

@@ -6,7 +6,7 @@ using Amazon.Runtime.Credentials;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
-namespace Analytics.Runtime.Aws.Kinesis;
+namespace Analytics.Aws.Kinesis;
 
 /// <summary>
 /// A small Kinesis client: the calls the stream adapter needs, over HttpClient with the JSON 1.1

@@ -2,7 +2,7 @@ using System.Buffers;
 using System.Security.Cryptography;
 using System.Text;
 
-namespace Analytics.Runtime.Aws.Kinesis;
+namespace Analytics.Aws.Kinesis;
 
 /// <summary>One user record inside (or instead of) a KPL aggregated Kinesis record.</summary>
 public sealed record KplRecord(string PartitionKey, ReadOnlyMemory<byte> Data, string? ExplicitHashKey = null);

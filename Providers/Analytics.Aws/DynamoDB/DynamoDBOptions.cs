@@ -2,7 +2,7 @@ using Amazon;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
 
-namespace Analytics.Runtime.Aws.DynamoDB;
+namespace Analytics.Aws.DynamoDB;
 
 /// <summary>Where the service keeps its DynamoDB tables: grain state, shard leases and checkpoints, dead letters.</summary>
 public sealed class DynamoDBOptions

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Text.Json;
 
-namespace Analytics.Runtime.Aws.Kinesis;
+namespace Analytics.Aws.Kinesis;
 
 /// <summary>An error answer from Kinesis: its error code (the JSON <c>__type</c>), message and HTTP status.</summary>
 public sealed class KinesisException : Exception

@@ -1,7 +1,7 @@
 using Amazon.DynamoDBv2;
 using Amazon.DynamoDBv2.Model;
 
-namespace Analytics.Runtime.Aws.DynamoDB;
+namespace Analytics.Aws.DynamoDB;
 
 /// <summary>The key layout of one table: a string hash key and, optionally, a string range key.</summary>
 public sealed record DynamoDBTableSpec(string Name, string HashKey, string? RangeKey = null);

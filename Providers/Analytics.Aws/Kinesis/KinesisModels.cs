@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Numerics;
 using System.Text.Json.Serialization;
 
-namespace Analytics.Runtime.Aws.Kinesis;
+namespace Analytics.Aws.Kinesis;
 
 // The shapes of Kinesis' JSON 1.1 answers, named as the API names them (PascalCase on the wire).
 // Only the fields we use are declared; the rest of each answer is ignored. Answer properties have

@@ -1,6 +1,6 @@
 using System.Buffers;
 
-namespace Analytics.Runtime.Aws.Kinesis;
+namespace Analytics.Aws.Kinesis;
 
 /// <summary>
 /// The few pieces of the protobuf wire format that KPL aggregation uses: varints and

@@ -1,4 +1,4 @@
-namespace Analytics.Runtime.Aws.DynamoDB;
+namespace Analytics.Aws.DynamoDB;
 
 /// <summary>
 /// Splits bytes into chunks whose boundaries depend on the content, not on offsets (FastCDC-style

@@ -5,7 +5,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
-namespace Analytics.Runtime.Aws.DynamoDB;
+namespace Analytics.Aws.DynamoDB;
 
 public static class DynamoDBServiceCollectionExtensions
 {

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
-namespace Analytics.Runtime.Aws.Kinesis;
+namespace Analytics.Aws.Kinesis;
 
 // The request bodies and answer envelopes of the calls the client makes, and their source-generated
 // serializer. Names are the API's own (PascalCase); absent optional fields are left out.

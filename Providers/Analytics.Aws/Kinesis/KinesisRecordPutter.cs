@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
-namespace Analytics.Runtime.Aws.Kinesis;
+namespace Analytics.Aws.Kinesis;
 
 /// <summary>An entry Kinesis refused for good (too large, a KMS key that is gone): sending it again cannot help.</summary>
 public readonly record struct KinesisRefusedEntry(int Index, string Error);

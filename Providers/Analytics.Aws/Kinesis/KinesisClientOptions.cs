@@ -2,7 +2,7 @@ using Amazon;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
 
-namespace Analytics.Runtime.Aws.Kinesis;
+namespace Analytics.Aws.Kinesis;
 
 /// <summary>Where the Kinesis client sends its calls, and how it retries them.</summary>
 public sealed class KinesisClientOptions

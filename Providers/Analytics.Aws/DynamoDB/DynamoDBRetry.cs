@@ -2,7 +2,7 @@ using System.Net;
 using Amazon.DynamoDBv2.Model;
 using Amazon.Runtime;
 
-namespace Analytics.Runtime.Aws.DynamoDB;
+namespace Analytics.Aws.DynamoDB;
 
 /// <summary>
 /// Keeps retrying a DynamoDB call that was throttled or hit a server error, after the SDK's own

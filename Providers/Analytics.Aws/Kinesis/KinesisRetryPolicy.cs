@@ -1,4 +1,4 @@
-namespace Analytics.Runtime.Aws.Kinesis;
+namespace Analytics.Aws.Kinesis;
 
 /// <summary>
 /// Exponential backoff with full jitter, capped. Our Kinesis calls bypass the SDK's pipeline (there

@@ -3,7 +3,7 @@ using Amazon.Runtime.Endpoints;
 using Amazon.Runtime.Internal;
 using Amazon.Runtime.Internal.Auth;
 
-namespace Analytics.Runtime.Aws.Kinesis;
+namespace Analytics.Aws.Kinesis;
 
 /// <summary>
 /// Signs Kinesis JSON 1.1 calls with AWSSDK.Core's SigV4 signer. AWSSDK.Kinesis is not on our
