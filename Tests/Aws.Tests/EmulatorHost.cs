@@ -3,7 +3,6 @@ using System.Globalization;
 using Amazon.DynamoDBv2;
 using Amazon.Runtime;
 using Analytics.Aws.Kinesis;
-using Analytics.Runtime.Aws.Kinesis;
 
 namespace Analytics.Aws.Tests;
 
