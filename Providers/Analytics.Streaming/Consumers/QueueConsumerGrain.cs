@@ -1,0 +1,165 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Orleans.Storage;
+
+namespace Analytics.Streaming;
+
+/// <summary>
+/// A base for consumer grains that keeps the exactly-once bookkeeping in one place, for the
+/// grains called directly by a receiver and for those fed by Orleans streams alike:
+/// - <see cref="ApplyOnce{T}"/> checks a delivery against the watermarks in the grain's state,
+///   applies it once, advances the watermark and marks the state dirty;
+/// - a checkpoint is answered <see cref="CheckpointAnswer.Gap"/>, without writing, when the grain
+///   lost effects (its watermark is behind what it was sent), <see cref="CheckpointAnswer.Pending"/>
+///   while a stream delivery is still in flight, and otherwise with a write;
+/// - the state is written at checkpoints, on deactivation and, when a flush interval is given,
+///   at most that often from a timer; never per event;
+/// - a stale-ETag write drops the activation, so a fresh one reloads.
+/// </summary>
+public abstract partial class QueueConsumerGrain(TimeSpan? flushInterval = null, TimeProvider? time = null) : Grain, IQueueCheckpointParticipant
+{
+    private readonly HashSet<string> _gaps = new(StringComparer.Ordinal);
+    private TimeProvider? _time = time;
+    private ILogger? _logger;
+    private long _lastWrite;
+
+    /// <summary>Set when an applied delivery changed the state; cleared after a successful write.</summary>
+    protected bool Dirty { get; set; }
+
+    protected TimeProvider Time => _time ??= ServiceProvider.GetRequiredService<TimeProvider>();
+
+    protected long NowMs => Time.GetUtcNow().ToUnixTimeMilliseconds();
+
+    /// <summary>The watermarks kept in the grain's persisted state.</summary>
+    protected abstract StreamWatermarks Watermarks { get; }
+
+    /// <summary>Writes the state in the grain's storage layout; called only when dirty.</summary>
+    protected abstract Task WriteAsync();
+
+    /// <summary>Work that may make the state dirty just before a flush.</summary>
+    protected virtual Task BeforeFlushAsync() => Task.CompletedTask;
+
+    /// <summary>
+    /// Applies a delivery if it is new. A gap (effects lost since the last checkpoint) is
+    /// remembered, and nothing more from that queue is applied until the receiver has replayed
+    /// from its checkpoint (a delivery without a Previous position starts over).
+    /// </summary>
+    protected DeliveryOutcome ApplyOnce<T>(QueueDelivery<T> delivery, Action<QueueDelivery<T>> apply)
+    {
+        if (delivery.Previous is null)
+        {
+            _gaps.Remove(delivery.Queue);
+        }
+        else if (_gaps.Contains(delivery.Queue))
+        {
+            return new DeliveryOutcome(DeliveryStatus.Gap, Watermarks.Get(delivery.Queue));
+        }
+
+        var outcome = Watermarks.Check(delivery);
+        switch (outcome.Status)
+        {
+            case DeliveryStatus.Applied:
+                apply(delivery);
+                Watermarks.Advance(delivery);
+                Dirty = true;
+                break;
+            case DeliveryStatus.Gap:
+                _gaps.Add(delivery.Queue);
+                LogGap(Logger, this.GetGrainId(), delivery.Queue, outcome.Watermark?.ToString() ?? "none", delivery.Previous?.ToString() ?? "none");
+                break;
+        }
+
+        return outcome;
+    }
+
+    /// <summary>Remembers a gap found by a grain that checks its watermarks itself.</summary>
+    protected void MarkGap(string queue) => _gaps.Add(queue);
+
+    /// <summary>Call from OnActivateAsync to write dirty state at most every flush interval.</summary>
+    protected void StartFlushTimer()
+    {
+        if (flushInterval is { } interval)
+        {
+            _lastWrite = Time.GetTimestamp();
+            this.RegisterGrainTimer(OnTimerAsync, interval, interval);
+        }
+    }
+
+    public async Task<CheckpointAnswer> OnCheckpointAsync(QueueCheckpointRequest request)
+    {
+        if (_gaps.Contains(request.Queue))
+        {
+            return CheckpointAnswer.Gap;
+        }
+
+        if (!Watermarks.Covers(request))
+        {
+            return CheckpointAnswer.Pending;
+        }
+
+        await FlushAsync();
+        return CheckpointAnswer.Flushed;
+    }
+
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await FlushAsync();
+        }
+        catch (Exception exception)
+        {
+            // Nothing is lost: the queue's checkpoint has not passed what was not written, so it is replayed.
+            LogFlushFailed(Logger, exception, this.GetGrainId());
+        }
+    }
+
+    private ILogger Logger => _logger ??= ServiceProvider.GetRequiredService<ILoggerFactory>().CreateLogger(GetType());
+
+    private async Task OnTimerAsync(CancellationToken cancellationToken)
+    {
+        if (!Dirty || Time.GetElapsedTime(_lastWrite) < flushInterval)
+        {
+            return;
+        }
+
+        try
+        {
+            await FlushAsync();
+        }
+        catch (Exception exception)
+        {
+            LogFlushFailed(Logger, exception, this.GetGrainId());
+        }
+    }
+
+    protected async Task FlushAsync()
+    {
+        await BeforeFlushAsync();
+        if (!Dirty)
+        {
+            return;
+        }
+
+        try
+        {
+            await WriteAsync();
+        }
+        catch (InconsistentStateException)
+        {
+            // Another activation wrote this grain's state: this one is stale. Drop it; the next
+            // delivery activates a fresh copy, whose older watermark makes the receiver replay.
+            DeactivateOnIdle();
+            throw;
+        }
+
+        Dirty = false;
+        _lastWrite = Time.GetTimestamp();
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Grain {Grain}: writing state failed; it is retried at the next flush or replayed from the stream")]
+    private static partial void LogFlushFailed(ILogger logger, Exception exception, GrainId grain);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Grain {Grain} lost effects from {Queue} (watermark {Watermark}, previously sent {Previous}); it waits for a replay")]
+    private static partial void LogGap(ILogger logger, GrainId grain, string queue, string watermark, string previous);
+}

@@ -1,0 +1,45 @@
+namespace Analytics.Streaming;
+
+/// <summary>
+/// The per-queue positions a consumer grain has applied, kept in its persisted state. With them a
+/// grain applies each item exactly once however often a receiver replays (see ARCHITECTURE.md,
+/// "Exactly-once delivery").
+/// </summary>
+public sealed class StreamWatermarks
+{
+    /// <summary>Queue name to the position of the last item applied (as text, for storage).</summary>
+    public Dictionary<string, string> Applied { get; set; } = new(StringComparer.Ordinal);
+
+    public QueuePosition? Get(string queue) =>
+        Applied.TryGetValue(queue, out var text) ? QueuePosition.Parse(text) : null;
+
+    /// <summary>Decides what to do with a delivery. Applied means: apply it, then call <see cref="Advance{T}"/>.</summary>
+    public DeliveryOutcome Check<T>(QueueDelivery<T> delivery)
+    {
+        if (Get(delivery.Queue) is not { } watermark)
+        {
+            // Never applied anything from this queue, yet the receiver sent us something before:
+            // those effects were lost before they were flushed.
+            return delivery.Previous is null ? new DeliveryOutcome(DeliveryStatus.Applied) : new DeliveryOutcome(DeliveryStatus.Gap);
+        }
+
+        if (delivery.Last <= watermark)
+        {
+            return new DeliveryOutcome(DeliveryStatus.AlreadyApplied, watermark);
+        }
+
+        if (delivery.Previous is { } previous && watermark < previous)
+        {
+            return new DeliveryOutcome(DeliveryStatus.Gap, watermark);
+        }
+
+        return delivery.First > watermark
+            ? new DeliveryOutcome(DeliveryStatus.Applied)
+            : new DeliveryOutcome(DeliveryStatus.ResendAfter, watermark);
+    }
+
+    public void Advance<T>(QueueDelivery<T> delivery) => Applied[delivery.Queue] = delivery.Last.ToString();
+
+    /// <summary>True when everything the receiver delivered (up to the request's position) has been applied.</summary>
+    public bool Covers(QueueCheckpointRequest request) => Get(request.Queue) is { } watermark && watermark >= request.LastDelivered;
+}
