@@ -1,13 +1,17 @@
-using Analytics.Runtime;
-using Analytics.Runtime.Streaming;
+using Analytics.Events;
+using Analytics.Streaming;
+using Orleans.Concurrency;
 
 namespace Analytics.Grains;
 
 /// <summary>
 /// One per source (device, user, host). It owns the deduplication of event ids, because all of a
 /// source's events travel in one queue, and keeps per-metric rolling windows and the last value.
+/// The queue's receiver calls it directly, before the metric stage, because the metric grains
+/// must never see the duplicates it drops.
 /// </summary>
-public interface ISourceGrain : IStreamConsumer
+[Alias("Analytics.ISourceGrain")]
+public interface ISourceGrain : IQueueConsumer<AnalyticsEvent>
 {
     /// <summary>Null if the source has never been seen.</summary>
     /// <remarks>
@@ -16,40 +20,54 @@ public interface ISourceGrain : IStreamConsumer
     /// </remarks>
     [ReadOnly]
     [AlwaysInterleave]
+    [Alias("GetSummary")]
     Task<SourceSummary?> GetSummary(TimeSpan window);
 
     /// <summary>Null if the source has never reported the metric.</summary>
     [ReadOnly]
     [AlwaysInterleave]
+    [Alias("GetSeries")]
     Task<SeriesResult?> GetSeries(string metric, long fromMs, long toMs, TimeSpan step);
 }
 
-/// <summary>One per metric name: fleet-wide windows, percentiles, distinct and top sources.</summary>
-public interface IMetricGrain : IStreamConsumer
+/// <summary>
+/// One per metric name: fleet-wide windows, percentiles, distinct and top sources. It is fed by
+/// an Orleans stream (namespace <see cref="AnalyticsStreams.MetricNamespace"/>, key the metric),
+/// and takes part in the queues' checkpoints.
+/// </summary>
+[Alias("Analytics.IMetricGrain")]
+public interface IMetricGrain : IQueueCheckpointParticipant
 {
     /// <summary>Null if the metric has never been seen. Interleaves with state writes, as the source grain's queries do.</summary>
     [ReadOnly]
     [AlwaysInterleave]
+    [Alias("GetStats")]
     Task<MetricStats?> GetStats(TimeSpan window);
 
     [ReadOnly]
     [AlwaysInterleave]
+    [Alias("GetSeries")]
     Task<SeriesResult?> GetSeries(long fromMs, long toMs, TimeSpan step);
 
     [ReadOnly]
     [AlwaysInterleave]
+    [Alias("GetTop")]
     Task<TopResult?> GetTop(TimeSpan window, int k, TopOrder by);
 }
 
 /// <summary>The list of known metric names (a single grain, key "all"); metric grains add themselves when they see their first event.</summary>
+[Alias("Analytics.IMetricCatalogGrain")]
 public interface IMetricCatalogGrain : IGrainWithStringKey
 {
+    [Alias("Add")]
     Task Add(string metric);
 
     [ReadOnly]
+    [Alias("List")]
     Task<IReadOnlyList<string>> List();
 }
 
+[GenerateSerializer]
 public enum TopOrder
 {
     Count,

@@ -1,20 +1,21 @@
 using Analytics.Events;
-using Analytics.Grains.Sources;
 using Analytics.Grains.Streaming;
-using Analytics.Runtime.Hosting;
-using Analytics.Runtime.Streaming;
+using Analytics.Streaming;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using Orleans.Serialization;
 
 namespace Analytics.Grains;
 
 public static class SiloBuilderExtensions
 {
     /// <summary>
-    /// Adds the analytics grains: their options (validated at start), their assembly, and the
-    /// decoder of the "events" stream provider. The host adds that provider
-    /// (<c>AddLocalLogStreams("events", ...)</c>) and the "analytics" grain storage.
+    /// Adds the analytics grains: their options (validated at start), the decoder and the page
+    /// handler of the "events" stream provider, and the JSON form of <see cref="MetricPartial"/>
+    /// on the wire. The host adds that provider (<c>AddLocalLogStreams("events", ...)</c> or
+    /// <c>AddKinesisStreams</c>) and the "analytics" grain storage, with
+    /// <see cref="Persistence.JsonGrainStateSerializer"/>.
     /// </summary>
     public static ISiloBuilder AddAnalytics(this ISiloBuilder builder, Action<AnalyticsOptions>? configure = null)
     {
@@ -27,13 +28,14 @@ public static class SiloBuilderExtensions
 
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<AnalyticsOptions>, AnalyticsOptionsValidator>());
         services.TryAddSingleton(TimeProvider.System);
-        builder.AddGrainAssembly(typeof(SourceGrain).Assembly);
+        services.AddSerializer(serializer => serializer.AddJsonSerializer(isSupported: type => type == typeof(MetricPartial)));
 
         // Stored events are read with the ingest limits widened (ForStoredEvents); the host may
         // register its ingest EventValidationOptions, whose name and id limits then apply.
-        builder.AddStreamDecoder(AnalyticsStreams.Provider, sp => new EventRecordDecoder(
+        services.AddKeyedSingleton<IQueueRecordDecoder>(AnalyticsStreams.Provider, (sp, _) => new EventRecordDecoder(
             EventValidationOptions.ForStoredEvents(sp.GetService<EventValidationOptions>()),
             sp.GetRequiredService<TimeProvider>()));
+        services.AddKeyedSingleton<IQueuePageHandler>(AnalyticsStreams.Provider, (sp, _) => new AnalyticsPageHandler(sp.GetRequiredService<IOptions<AnalyticsOptions>>()));
         return builder;
     }
 }

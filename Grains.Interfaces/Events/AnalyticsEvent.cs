@@ -13,6 +13,7 @@ namespace Analytics.Events;
 /// The client's id, for deduplication together with <paramref name="Source"/>. For an entry of a
 /// <c>values</c> event it is the input id with <c>#metric</c> appended.
 /// </param>
+[GenerateSerializer, Immutable, Alias("Analytics.AnalyticsEvent")]
 public readonly record struct AnalyticsEvent(
     string Source,
     string Metric,

@@ -1,6 +1,5 @@
 using Analytics.Events;
-using Analytics.Runtime;
-using Analytics.Runtime.Persistence;
+using Orleans.Runtime;
 
 namespace Analytics.Grains.Catalog;
 

@@ -1,9 +1,9 @@
 using Analytics.Events;
 using Analytics.Grains.Streaming;
 using Analytics.Grains.Windows;
-using Analytics.Runtime;
-using Analytics.Runtime.Persistence;
-using Analytics.Runtime.Streaming;
+using Orleans.Runtime;
+using Orleans.Streams;
+using Analytics.Streaming;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -14,13 +14,14 @@ namespace Analytics.Grains.Metrics;
 /// and max, percentiles, distinct sources and top sources.
 /// </summary>
 /// <remarks>
-/// It subscribes after the source grains (Order 1), so it never sees the duplicates they drop,
-/// and gets one pre-combined <see cref="MetricPartial"/> per queue batch. Effects are made
+/// It is fed by an Orleans stream (namespace <see cref="AnalyticsStreams.MetricNamespace"/>, key
+/// the metric), on which a queue's receiver publishes one pre-combined <see cref="MetricPartial"/>
+/// per page after the source grains dropped duplicates, so it never sees them. Effects are made
 /// exactly-once by the watermarks in its state; the state is written at most about once a second,
 /// at every stream checkpoint, and on deactivation, never per event.
 /// </remarks>
-[ImplicitStreamSubscription(AnalyticsStreams.Namespace, KeyMapper = typeof(MetricKeyMapper), Combiner = typeof(MetricPartialCombiner), Order = 1)]
-public sealed partial class MetricGrain : StreamConsumerGrain, IMetricGrain
+[ImplicitStreamSubscription(AnalyticsStreams.MetricNamespace)]
+public sealed partial class MetricGrain : QueueConsumerGrain, IMetricGrain
 {
     private readonly IPersistentState<MetricState> _state;
     private readonly AnalyticsOptions _options;
@@ -48,40 +49,34 @@ public sealed partial class MetricGrain : StreamConsumerGrain, IMetricGrain
 
     protected override StreamWatermarks Watermarks => _state.State.Watermarks;
 
-    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _model = _store.Load(_tiers);
         if (_store.MissingSnapshot is { } generation)
         {
-            LogSnapshotMissing(GetPrimaryKeyString(), generation);
+            LogSnapshotMissing(this.GetPrimaryKeyString(), generation);
         }
 
         StartFlushTimer();
-        return Task.CompletedTask;
+        var stream = this.GetStreamProvider(AnalyticsStreams.Provider)
+            .GetStream<QueueDelivery<MetricPartial>>(StreamId.Create(AnalyticsStreams.MetricNamespace, this.GetPrimaryKeyString()));
+        await stream.SubscribeAsync((delivery, _) => OnNextAsync(delivery));
     }
 
-    public async Task<DeliveryOutcome> OnNextAsync(StreamDelivery delivery)
+    private async Task OnNextAsync(QueueDelivery<MetricPartial> delivery)
     {
-        var outcome = _state.State.Watermarks.Check(delivery);
-        if (outcome.Status != DeliveryStatus.Applied)
+        var outcome = ApplyOnce(delivery, d =>
         {
-            return outcome;
-        }
-
-        var now = NowMs;
-        foreach (var item in delivery.Items)
-        {
-            _model.Apply(item as MetricPartial ?? Combine(item), now);
-        }
-
-        _state.State.Watermarks.Advance(delivery);
-        Dirty = true;
-        if (!_state.State.Registered)
+            var now = NowMs;
+            foreach (var partial in d.Items)
+            {
+                _model.Apply(partial, now);
+            }
+        });
+        if (outcome.Status == DeliveryStatus.Applied && !_state.State.Registered)
         {
             await RegisterAsync();
         }
-
-        return outcome;
     }
 
     public Task<MetricStats?> GetStats(TimeSpan window)
@@ -105,31 +100,19 @@ public sealed partial class MetricGrain : StreamConsumerGrain, IMetricGrain
         return Task.FromResult(_model.Seen ? _model.Top(window, k, by, now) : null);
     }
 
-    /// <summary>An item that did not come through the combiner (only if the subscription lost it): combine it alone.</summary>
-    private MetricPartial Combine(object item)
-    {
-        var partial = new MetricPartial(GetPrimaryKeyString(), _tiers.Finest.SizeMs);
-        if (item is AnalyticsEvent e)
-        {
-            partial.Add(e);
-        }
-
-        return partial;
-    }
-
     /// <summary>Adds the metric to the catalog once. Idempotent, so a crash before the flag is saved only repeats it.</summary>
     private async Task RegisterAsync()
     {
         try
         {
-            await GrainFactory.GetGrain<IMetricCatalogGrain>("all").Add(GetPrimaryKeyString());
+            await GrainFactory.GetGrain<IMetricCatalogGrain>("all").Add(this.GetPrimaryKeyString());
             _state.State.Registered = true;
             Dirty = true;
         }
         catch (Exception exception)
         {
             // The next flush tries again; the metric's own numbers do not depend on the catalog.
-            LogRegisterFailed(exception, GetPrimaryKeyString());
+            LogRegisterFailed(exception, this.GetPrimaryKeyString());
         }
     }
 
@@ -148,7 +131,7 @@ public sealed partial class MetricGrain : StreamConsumerGrain, IMetricGrain
         if (_model.Sources.Saturated && !_saturationLogged)
         {
             _saturationLogged = true;
-            LogDistinctSaturated(GetPrimaryKeyString(), _model.Sources.Capacity);
+            LogDistinctSaturated(this.GetPrimaryKeyString(), _model.Sources.Capacity);
         }
     }
 

@@ -1,4 +1,4 @@
-using Analytics.Runtime.Streaming;
+using Analytics.Streaming;
 
 namespace Analytics.Grains.Metrics;
 

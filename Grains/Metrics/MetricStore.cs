@@ -1,4 +1,4 @@
-using Analytics.Runtime.Persistence;
+using Orleans.Runtime;
 using Analytics.Grains.Windows;
 
 namespace Analytics.Grains.Metrics;

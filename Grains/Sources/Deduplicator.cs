@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 using Analytics.Grains.Sketches;
-using Analytics.Runtime.Streaming;
+using Analytics.Streaming;
 
 namespace Analytics.Grains.Sources;
 
@@ -27,7 +27,7 @@ internal sealed class Deduplicator(Dictionary<long, DedupEntry> claims, long hor
     public static long QueueHash(string queue) => unchecked((long)HyperLogLog.Hash(queue));
 
     /// <summary>Names one item: its queue (as <see cref="QueueHash"/>) and its token.</summary>
-    public static long ItemHash(long queueHash, StreamSequenceToken token)
+    public static long ItemHash(long queueHash, QueuePosition token)
     {
         // Sequence numbers are decimal digits (Kinesis': 56 of them); the sub-sequence follows as 4 bytes.
         var length = token.Sequence.Length + sizeof(int);

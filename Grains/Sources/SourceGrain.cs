@@ -1,9 +1,8 @@
 using Analytics.Events;
 using Analytics.Grains.Streaming;
 using Analytics.Grains.Windows;
-using Analytics.Runtime;
-using Analytics.Runtime.Persistence;
-using Analytics.Runtime.Streaming;
+using Orleans.Runtime;
+using Analytics.Streaming;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -14,14 +13,14 @@ namespace Analytics.Grains.Sources;
 /// one grain) and keeps, per metric, the latest value and coarse rolling buckets.
 /// </summary>
 /// <remarks>
-/// It subscribes first (Order 0): every duplicate it finds is reported in
+/// The queue's receiver calls it directly, before it publishes the metric stage (see
+/// <see cref="Streaming.AnalyticsPageHandler"/>): every duplicate it finds is reported in
 /// <see cref="DeliveryOutcome.Dropped"/>, so the metric grains never see it. It reports them for
 /// every item it can judge, replays included, so that what the metric grains see does not depend
 /// on timing. The state is written at most about once a second, at every stream checkpoint, and
 /// on deactivation.
 /// </remarks>
-[ImplicitStreamSubscription(AnalyticsStreams.Namespace, Order = 0)]
-public sealed partial class SourceGrain : StreamConsumerGrain, ISourceGrain
+public sealed partial class SourceGrain : QueueConsumerGrain, ISourceGrain
 {
     private readonly IPersistentState<SourceState> _state;
     private readonly AnalyticsOptions _options;
@@ -56,7 +55,7 @@ public sealed partial class SourceGrain : StreamConsumerGrain, ISourceGrain
         return Task.CompletedTask;
     }
 
-    public Task<DeliveryOutcome> OnNextAsync(StreamDelivery delivery)
+    public Task<DeliveryOutcome> OnNextAsync(QueueDelivery<AnalyticsEvent> delivery)
     {
         var outcome = _state.State.Watermarks.Check(delivery);
         if (outcome.Status == DeliveryStatus.Gap)
@@ -64,18 +63,14 @@ public sealed partial class SourceGrain : StreamConsumerGrain, ISourceGrain
             return Task.FromResult(outcome);
         }
 
-        var tokens = delivery.Tokens ?? throw new InvalidOperationException("Source grains take uncombined deliveries, with a token per item.");
+        var tokens = delivery.Positions ?? throw new InvalidOperationException("Source grains take uncombined deliveries, with a position per item.");
         var applying = outcome.Status == DeliveryStatus.Applied;
         var now = NowMs;
         var queue = Deduplicator.QueueHash(delivery.Queue);
-        List<StreamSequenceToken>? dropped = null;
+        List<QueuePosition>? dropped = null;
         for (var i = 0; i < delivery.Items.Count; i++)
         {
-            if (delivery.Items[i] is not AnalyticsEvent e)
-            {
-                continue;
-            }
-
+            var e = delivery.Items[i];
             // Applied: apply every item. Otherwise (a replay, whole or in part) only judge the items
             // up to the watermark; the agent resends the rest as a delivery of its own.
             var fresh = applying;

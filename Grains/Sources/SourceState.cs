@@ -1,6 +1,6 @@
 using System.Text.Json.Serialization;
 using Analytics.Grains.Windows;
-using Analytics.Runtime.Streaming;
+using Analytics.Streaming;
 
 namespace Analytics.Grains.Sources;
 

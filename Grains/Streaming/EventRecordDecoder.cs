@@ -1,6 +1,6 @@
 using System.Text;
 using Analytics.Events;
-using Analytics.Runtime.Streaming;
+using Analytics.Streaming;
 
 namespace Analytics.Grains.Streaming;
 
@@ -17,11 +17,11 @@ namespace Analytics.Grains.Streaming;
 /// A record that is unreadable, or holds some invalid events, is reported so that the runtime
 /// keeps it in the dead-letter store; its valid events are still delivered.
 /// </remarks>
-public sealed class EventRecordDecoder(EventValidationOptions storedEventOptions, TimeProvider timeProvider) : IStreamRecordDecoder
+public sealed class EventRecordDecoder(EventValidationOptions storedEventOptions, TimeProvider timeProvider) : IQueueRecordDecoder
 {
     private const int ErrorsInReason = 3;
 
-    public string? Decode(QueueRecord record, List<StreamItem> items)
+    public string? Decode(QueueRecord record, List<QueueItem> items)
     {
         // The time only matters for events without a timestamp, which our own writers never produce.
         var nowMs = timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
@@ -35,7 +35,7 @@ public sealed class EventRecordDecoder(EventValidationOptions storedEventOptions
         // multiple of 65,536 for a user record de-aggregated from a KPL record, so the items of
         // different user records of one aggregate never share a token.
         var accepted = result.Accepted;
-        if (record.Token.SubSequence > 0 && accepted.Count >= 65_536)
+        if (record.Position.SubSequence > 0 && accepted.Count >= 65_536)
         {
             // Only a KPL user record is bounded: its items would run into the next one's tokens.
             return $"the KPL user record holds {accepted.Count} events; at most 65,535 fit in one user record";
@@ -44,7 +44,7 @@ public sealed class EventRecordDecoder(EventValidationOptions storedEventOptions
         for (var i = 0; i < accepted.Count; i++)
         {
             var e = accepted[i];
-            items.Add(new StreamItem(new StreamId(AnalyticsStreams.Namespace, e.Source), e, new StreamSequenceToken(record.Token.Sequence, record.Token.SubSequence + i)));
+            items.Add(new QueueItem(e.Source, e, new QueuePosition(record.Position.Sequence, record.Position.SubSequence + i)));
         }
 
         return result.Rejected == 0 ? null : DescribeRejections(result);
