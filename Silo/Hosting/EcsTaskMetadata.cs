@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
-using Analytics.Runtime.Hosting;
+using Orleans.Configuration;
 using Microsoft.Extensions.Options;
 
 namespace Analytics.Silo.Hosting;
