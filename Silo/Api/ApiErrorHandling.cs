@@ -1,4 +1,4 @@
-using Analytics.Runtime;
+using Orleans.Runtime;
 using Microsoft.AspNetCore.Diagnostics;
 
 namespace Analytics.Silo.Api;
@@ -19,12 +19,14 @@ public static partial class ApiErrorHandling
             {
                 BadHttpRequestException bad => (bad.StatusCode, bad.StatusCode == StatusCodes.Status413PayloadTooLarge ? "The body is larger than the limit (Http:MaxBodyBytes). Split the batch." : bad.Message),
                 ArgumentException argument => (StatusCodes.Status400BadRequest, argument.Message),
-                SiloUnavailableException unavailable => (StatusCodes.Status503ServiceUnavailable, unavailable.Message + " Retry shortly."),
-                GrainCallTimeoutException timeout => (StatusCodes.Status504GatewayTimeout, timeout.Message),
                 // The event stream (Kinesis) did not take every event in time: some may be stored, so
                 // the client retries the whole batch; events keep their ids, so none counts twice.
-                TimeoutException or Aws.Kinesis.KinesisException => (StatusCodes.Status503ServiceUnavailable,
-                    $"The event stream did not accept every event: {exception.Message} Retry the batch with the same event ids; duplicates count once."),
+                Ingest.EventStreamUnavailableException unavailable => (StatusCodes.Status503ServiceUnavailable,
+                    $"The event stream did not accept every event: {unavailable.Message} Retry the batch with the same event ids; duplicates count once."),
+                SiloUnavailableException or OrleansMessageRejectedException or Orleans.Runtime.Messaging.ConnectionFailedException => (StatusCodes.Status503ServiceUnavailable,
+                    $"A silo is unavailable: {exception.Message} Retry shortly."),
+                // Orleans reports a grain call that got no answer within its response timeout as a TimeoutException.
+                TimeoutException timeout => (StatusCodes.Status504GatewayTimeout, $"A grain call timed out: {timeout.Message}"),
                 OperationCanceledException when context.RequestAborted.IsCancellationRequested => (499, "The client closed the request."),
                 _ => (StatusCodes.Status500InternalServerError, $"Internal error (trace id {context.TraceIdentifier}); the silo's log has the details."),
             };

@@ -1,7 +1,8 @@
 using Analytics.Events;
 using Analytics.Grains;
-using Analytics.Runtime.Hosting;
-using Analytics.Runtime.Streaming;
+using Analytics.Silo.Hosting;
+using Analytics.Streaming;
+using Orleans.Runtime;
 
 namespace Analytics.Silo.Api;
 
@@ -10,14 +11,14 @@ public static class ClusterEndpoints
 {
     public static void MapClusterEndpoints(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/api/cluster", async (SiloDiagnostics silo, IHttpClientFactory http, CancellationToken cancellationToken) =>
-                Results.Json(await ClusterOverview.DescribeAsync(silo, http, cancellationToken), ApiJson.Options))
+        app.MapGet("/api/cluster", async (ClusterOverview overview, CancellationToken cancellationToken) =>
+                Results.Json(await overview.DescribeAsync(cancellationToken), ApiJson.Options))
             .WithName("Cluster").WithSummary("The silos of the cluster with status, zone, activations, owned queues (shards) and iterator age; each silo's figures come from that silo.");
 
-        app.MapGet("/api/cluster/self", (SiloDiagnostics silo) => Results.Json(ClusterOverview.DescribeSelf(silo), ApiJson.Options))
+        app.MapGet("/api/cluster/self", async (ClusterOverview overview) => Results.Json(await overview.DescribeSelfAsync(), ApiJson.Options))
             .WithName("ClusterSelf").WithSummary("This silo's own activations and queues (what /api/cluster asks each silo for).");
 
-        app.MapGet("/api/dead-letters", async (string? limit, IServiceProvider services, CancellationToken cancellationToken) =>
+        app.MapGet("/api/dead-letters", async (string? limit, [FromKeyedServices(AnalyticsStreams.Provider)] IDeadLetterStore store, CancellationToken cancellationToken) =>
             {
                 var count = 20;
                 if (!string.IsNullOrEmpty(limit) && (!int.TryParse(limit, out count) || count is < 1 or > 1000))
@@ -25,7 +26,6 @@ public static class ClusterEndpoints
                     return ApiError.BadRequest($"limit must be a whole number from 1 to 1000, not '{limit}'.");
                 }
 
-                var store = services.GetStreamProvider(AnalyticsStreams.Provider).DeadLetters;
                 var letters = await store.ListAsync(count, cancellationToken);
                 return Results.Json(
                     new DeadLettersResponse(
@@ -36,13 +36,14 @@ public static class ClusterEndpoints
             .WithName("DeadLetters").WithSummary("Records that could not be processed, newest first.");
 
         app.MapGet("/health/live", () => Results.Json(new { status = "live" }, ApiJson.Options)).WithName("Live");
-        app.MapGet("/health/ready", (SiloDiagnostics silo) => silo.Host.IsActive
+        app.MapGet("/health/ready", (IClusterMembershipService membership, ILocalSiloDetails silo) =>
+                membership.CurrentSnapshot.GetSiloStatus(silo.SiloAddress) == SiloStatus.Active
                 ? Results.Json(new { status = "ready" }, ApiJson.Options)
                 : ApiError.Unavailable("The silo has not joined the cluster yet."))
             .WithName("Ready");
     }
 
-    public sealed record ClusterResponse(string ClusterId, string Self, int MembershipVersion, IReadOnlyList<SiloResponse> Silos);
+    public sealed record ClusterResponse(string ClusterId, string Self, long MembershipVersion, IReadOnlyList<SiloResponse> Silos);
 
     /// <param name="Error">Why the silo's own figures are missing (it did not answer in time), or null.</param>
     public sealed record SiloResponse(string Address, string Name, string Status, string? Zone, string StartTime, string LastHeartbeat, bool IsSelf,

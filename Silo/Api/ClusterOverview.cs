@@ -1,63 +1,96 @@
 using Analytics.Events;
-using Analytics.Runtime.Hosting;
-using Analytics.Runtime.Membership;
+using Analytics.Silo.Hosting;
+using Analytics.Streaming;
+using Microsoft.Extensions.Options;
+using Orleans.Configuration;
+using Orleans.Runtime;
+using Orleans.Runtime.MembershipService.SiloMetadata;
 using static Analytics.Silo.Api.ClusterEndpoints;
 
 namespace Analytics.Silo.Api;
 
 /// <summary>
-/// Builds GET /api/cluster: the membership table's rows, and for each live silo the figures only
-/// that silo knows (activations, the queues it reads, their iterator age), fetched from its own
-/// /api/cluster/self in parallel. A silo that does not answer within the time limit is listed
-/// with an error instead of holding the page up.
+/// Builds GET /api/cluster from Orleans' own management grain: the membership rows, and for each
+/// live silo the figures only that silo knows (activations, the queues it reads, their iterator
+/// age, its messages), fetched from its own /api/cluster/self (its address is in the silo
+/// metadata) in parallel. A silo that does not answer within the time limit is listed with an
+/// error instead of holding the page up.
 /// </summary>
-internal static class ClusterOverview
+public sealed class ClusterOverview(
+    IGrainFactory grains,
+    IClusterMembershipService membership,
+    ILocalSiloDetails local,
+    ISiloMetadataCache metadata,
+    IOptions<ClusterOptions> cluster,
+    QueueStatisticsRegistry queues,
+    MessagingCounters messaging,
+    IHttpClientFactory http)
 {
     public const string HttpClientName = "cluster-peers";
+
     private static readonly TimeSpan PeerTimeout = TimeSpan.FromSeconds(2);
 
-    public static SelfResponse DescribeSelf(SiloDiagnostics silo) => new(
-        silo.Local.SiloAddress.ToString(),
-        silo.ActivationCount,
-        silo.Queues.Select(q => new QueueResponse(
-            q.Queue.ToString(),
-            q.Statistics.Records,
-            q.Statistics.Items,
-            q.Statistics.Committed?.ToString(),
-            q.Statistics.Lag?.TotalMilliseconds,
-            q.Statistics.PoisonRecords,
-            q.Statistics.Dropped)).ToList(),
-        silo.Network is { } network ? new NetworkResponse(network.Sent, network.Received, network.FromClients, network.Probes) : null);
+    private IManagementGrain Management => grains.GetGrain<IManagementGrain>(0);
 
-    public static async Task<ClusterResponse> DescribeAsync(SiloDiagnostics silo, IHttpClientFactory http, CancellationToken cancellationToken)
+    public async Task<SelfResponse> DescribeSelfAsync()
     {
-        var view = silo.Membership.Current;
-        var entries = view.Entries.OrderBy(e => e.SiloName, StringComparer.Ordinal).ThenBy(e => e.StartTime).ToList();
-        var figures = await Task.WhenAll(entries.Select(e => FetchAsync(silo, e, http, cancellationToken)));
+        var statistics = await Management.GetRuntimeStatistics([local.SiloAddress]);
+        return new SelfResponse(
+            local.SiloAddress.ToString(),
+            statistics.FirstOrDefault()?.ActivationCount ?? 0,
+            queues.Snapshot().Select(q => new QueueResponse(
+                q.Queue,
+                q.Records,
+                q.Items,
+                q.Committed?.ToString(),
+                q.Lag?.TotalMilliseconds,
+                q.PoisonRecords,
+                q.Dropped)).ToList(),
+            new NetworkResponse(messaging.Sent, messaging.Received, 0, 0));
+    }
+
+    public async Task<ClusterResponse> DescribeAsync(CancellationToken cancellationToken)
+    {
+        var hosts = await Management.GetDetailedHosts(onlyActive: false);
+        var entries = hosts.OrderBy(e => e.SiloName, StringComparer.Ordinal).ThenBy(e => e.StartTime).ToList();
+        var figures = await Task.WhenAll(entries.Select(e => FetchAsync(e, cancellationToken)));
         return new ClusterResponse(
-            silo.Local.ClusterId,
-            silo.Local.SiloAddress.ToString(),
-            view.Version,
+            cluster.Value.ClusterId,
+            local.SiloAddress.ToString(),
+            membership.CurrentSnapshot.Version.Value,
             entries.Select((e, i) => new SiloResponse(
-                e.Silo.ToString(),
+                e.SiloAddress.ToString(),
                 e.SiloName,
                 e.Status.ToString(),
-                e.Zone,
-                TimestampParser.Format(e.StartTime.ToUnixTimeMilliseconds()),
-                TimestampParser.Format(e.IAmAliveTime.ToUnixTimeMilliseconds()),
-                e.Silo == silo.Local.SiloAddress,
+                MetadataOf(e.SiloAddress).GetValueOrDefault(SiloMetadataKeys.Zone),
+                TimestampParser.Format(new DateTimeOffset(e.StartTime, TimeSpan.Zero).ToUnixTimeMilliseconds()),
+                TimestampParser.Format(new DateTimeOffset(e.IAmAliveTime, TimeSpan.Zero).ToUnixTimeMilliseconds()),
+                e.SiloAddress.Equals(local.SiloAddress),
                 figures[i].Self?.ActivationCount,
                 figures[i].Self?.Queues,
                 figures[i].Error,
                 figures[i].Self?.Network,
-                e.Endpoints.GetValueOrDefault("gateway"))).ToList());
+                e.ProxyPort > 0 ? $"{e.SiloAddress.Endpoint.Address}:{e.ProxyPort}" : null)).ToList());
     }
 
-    private static async Task<(SelfResponse? Self, string? Error)> FetchAsync(SiloDiagnostics silo, MembershipEntry entry, IHttpClientFactory http, CancellationToken cancellationToken)
+    private IReadOnlyDictionary<string, string> MetadataOf(SiloAddress silo)
     {
-        if (entry.Silo == silo.Local.SiloAddress)
+        try
         {
-            return (DescribeSelf(silo), null);
+            return metadata.GetSiloMetadata(silo).Metadata;
+        }
+        catch (Exception)
+        {
+            // A silo that left before its metadata was fetched: list it without.
+            return new Dictionary<string, string>();
+        }
+    }
+
+    private async Task<(SelfResponse? Self, string? Error)> FetchAsync(MembershipEntry entry, CancellationToken cancellationToken)
+    {
+        if (entry.SiloAddress.Equals(local.SiloAddress))
+        {
+            return (await DescribeSelfAsync(), null);
         }
 
         if (entry.Status is SiloStatus.Dead or SiloStatus.None)
@@ -65,7 +98,7 @@ internal static class ClusterOverview
             return (null, null);
         }
 
-        if (!entry.Endpoints.TryGetValue("http", out var baseUrl))
+        if (!MetadataOf(entry.SiloAddress).TryGetValue(SiloMetadataKeys.Http, out var baseUrl))
         {
             return (null, "the silo publishes no HTTP endpoint");
         }
@@ -76,7 +109,7 @@ internal static class ClusterOverview
             timeout.CancelAfter(PeerTimeout);
             var client = http.CreateClient(HttpClientName);
             var self = await client.GetFromJsonAsync<SelfResponse>(new Uri(new Uri(baseUrl), "/api/cluster/self"), ApiJson.Options, timeout.Token);
-            return self is not null && self.Address == entry.Silo.ToString()
+            return self is not null && self.Address == entry.SiloAddress.ToString()
                 ? (self, null)
                 : (null, $"{baseUrl} is now another silo ({self?.Address})");
         }

@@ -1,6 +1,6 @@
 using Analytics.Events;
 using Analytics.Grains;
-using Analytics.Runtime;
+using Orleans;
 
 namespace Analytics.Silo.Api;
 

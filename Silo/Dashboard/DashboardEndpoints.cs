@@ -1,4 +1,4 @@
-using Analytics.Runtime;
+using Orleans;
 using Analytics.Silo.Api;
 
 namespace Analytics.Silo.Dashboard;

@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Text.Json;
 using Analytics.Events;
-using Analytics.Runtime;
+using Orleans;
 using Analytics.Silo.Api;
 using static Analytics.Silo.Api.MetricEndpoints;
 

@@ -1,18 +1,17 @@
-using Amazon.DynamoDBv2;
+using Analytics.Aws.DynamoDB;
+using Analytics.Aws.Kinesis;
+using Analytics.Clustering.DynamoDB;
 using Analytics.Events;
 using Analytics.Grains;
-using Analytics.Aws.DynamoDB;
-using Analytics.Runtime.Aws.DynamoDB;
-using Analytics.Aws.Kinesis;
-using Analytics.Runtime.Aws.Kinesis;
-using Analytics.Runtime.Hosting;
-using Analytics.Runtime.Messaging.Network;
-using Analytics.Runtime.Persistence;
-using Analytics.Runtime.Streaming;
-using Analytics.Runtime.Streaming.LocalLog;
+using Analytics.Grains.Persistence;
+using Analytics.Persistence.DynamoDB;
+using Analytics.Persistence.Sqlite;
 using Analytics.Silo.Api;
 using Analytics.Silo.Dashboard;
 using Analytics.Silo.Ingest;
+using Analytics.Streaming.Kinesis;
+using Analytics.Streaming.LocalLog;
+using Orleans.Dashboard;
 using Microsoft.Extensions.Options;
 
 namespace Analytics.Silo.Hosting;
@@ -38,25 +37,24 @@ public static class AnalyticsSiloSetup
 
         // On ECS the task's own address and zone come from its metadata endpoint, unless set explicitly.
         var ecsTask = EcsTaskMetadata.ReadIfNeeded(configuration);
-        builder.Services.Configure<SiloOptions>(o =>
-        {
-            o.ClusterId = configuration["Cluster:Id"] ?? o.ClusterId;
-            o.SiloPort = configuration.GetValue("Silo:Port", o.SiloPort);
-            o.GatewayPort = configuration.GetValue("Gateway:Port", o.GatewayPort);
-            o.SiloName = configuration["Silo:Name"] ?? o.SiloName;
-            o.Zone = configuration["Silo:Zone"] ?? ecsTask?.AvailabilityZone ?? o.Zone;
-            o.AdvertisedHost = configuration["Silo:AdvertisedHost"] ?? ecsTask?.PrivateIPv4Address ?? o.AdvertisedHost;
-            // Peers fetch each other's queue statistics for /api/cluster from here.
-            o.Endpoints["http"] = $"http://{o.AdvertisedHost}:{http.Port}";
-        });
-
-        // Failure detection: probe interval and timeout, missed probes and votes (see MembershipOptions).
-        builder.Services.Configure<Analytics.Runtime.Membership.MembershipOptions>(configuration.GetSection("Membership"));
+        var zone = configuration["Silo:Zone"] ?? ecsTask?.AvailabilityZone;
 
         // Kinesis:StreamName chooses the mode: events in Kinesis and state in DynamoDB, or both on local disk.
         var aws = !string.IsNullOrEmpty(configuration["Kinesis:StreamName"]);
-        builder.UseSilo(silo =>
+        builder.UseOrleans(silo =>
         {
+            silo.ConfigureCluster(configuration, embedded: !aws, ecsTask);
+            // Peers read each other's HTTP endpoint (for /api/cluster) and zone from the silo metadata.
+            var advertisedHost = configuration["Silo:AdvertisedHost"] ?? ecsTask?.PrivateIPv4Address ?? "127.0.0.1";
+            var metadata = new Dictionary<string, string> { [SiloMetadataKeys.Http] = $"http://{advertisedHost}:{http.Port}" };
+            if (zone is { Length: > 0 })
+            {
+                metadata[SiloMetadataKeys.Zone] = zone;
+            }
+
+            silo.UseSiloMetadata(metadata);
+            silo.UseClusterTls(configuration);
+            silo.AddDashboard();
             if (aws)
             {
                 silo.AddAwsStreamsAndStorage(configuration);
@@ -77,6 +75,8 @@ public static class AnalyticsSiloSetup
                 configuration.GetSection("Analytics").Bind(o);
             });
         });
+        builder.Services.AddSingleton<MessagingCounters>();
+        builder.Services.AddHostedService<SiloLifetimeLog>();
 
         builder.Services.AddSingleton(sp =>
         {
@@ -87,6 +87,7 @@ public static class AnalyticsSiloSetup
         });
         builder.Services.AddSingleton<EventIngestor>();
         builder.Services.AddHttpClient(ClusterOverview.HttpClientName);
+        builder.Services.AddSingleton<ClusterOverview>();
         builder.Services.AddOpenApi();
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.NumberHandling = ApiJson.Options.NumberHandling);
         return builder;
@@ -110,57 +111,39 @@ public static class AnalyticsSiloSetup
         silo.AddSqliteGrainStorage(AnalyticsStreams.Storage, o =>
         {
             o.FilePath = Path.Combine(dataPath, "grain-state.db");
+            o.GrainStorageSerializer = new JsonGrainStateSerializer();
             configuration.GetSection("Storage").Bind(o);
         });
-        silo.AddLocalLogStreams(
-            AnalyticsStreams.Provider,
-            new LocalLogOptions { DataPath = Path.Combine(dataPath, "log"), Partitions = embedded.Partitions },
-            o => configuration.GetSection("Streams").Bind(o));
+        silo.AddLocalLogStreams(AnalyticsStreams.Provider, o =>
+        {
+            o.DataPath = Path.Combine(dataPath, "log");
+            o.Partitions = embedded.Partitions;
+            configuration.GetSection("Streams").Bind(o);
+        });
     }
 
     /// <summary>
     /// AWS mode: events in the Kinesis stream Kinesis:StreamName, read by shard leases in DynamoDB
-    /// that also hold the checkpoints; grain state and dead letters in DynamoDB too. Tables are
-    /// created at start-up unless DynamoDB:CreateTables is false; the stream must exist.
+    /// that also hold the checkpoints; grain state, membership and dead letters in DynamoDB too.
+    /// Tables are created at start-up unless DynamoDB:CreateTables is false; the stream must exist.
     /// </summary>
     private static void AddAwsStreamsAndStorage(this ISiloBuilder silo, IConfiguration configuration)
     {
         silo.Services.AddKinesisClient(configuration);
         silo.Services.AddDynamoDB(configuration);
-        // Any number of silos form one cluster: membership in DynamoDB, calls over the network.
-        silo.UseDynamoDBClustering();
-        silo.UseNetworkMessaging(o =>
+        silo.UseDynamoDBClustering(o => configuration.GetSection("Membership").Bind(o));
+        silo.AddDynamoDBGrainStorage(AnalyticsStreams.Storage, o =>
         {
-            o.ClusterSecret = configuration["Cluster:Secret"];
-            o.ListenAddress = configuration["Silo:ListenAddress"] ?? o.ListenAddress;
-            // TLS on the silo and gateway ports and between silos, with the certificate all silos share.
-            if (configuration[NetworkMessagingOptions.TlsCertificatePathKey] is { Length: > 0 } certificatePath)
-            {
-                var certificate = NetworkMessagingOptions.LoadTlsCertificate(certificatePath, configuration[NetworkMessagingOptions.TlsCertificatePasswordKey]);
-                try
-                {
-                    o.UseTlsCertificate(certificate, configuration[NetworkMessagingOptions.TlsAllowedThumbprintsKey]?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
-                }
-                catch (ArgumentException exception)
-                {
-                    throw new OptionsValidationException(Options.DefaultName, typeof(NetworkMessagingOptions), [$"{NetworkMessagingOptions.TlsAllowedThumbprintsKey}: {exception.Message}"]);
-                }
-            }
+            o.GrainStorageSerializer = new JsonGrainStateSerializer();
+            configuration.GetSection("Storage").Bind(o);
         });
-        var kinesis = new KinesisStreamOptions { Namespace = AnalyticsStreams.Namespace };
-        configuration.GetSection("Kinesis").Bind(kinesis);
-        silo.AddDynamoDBGrainStorage(AnalyticsStreams.Storage, o => configuration.GetSection("Storage").Bind(o));
-        silo.AddKinesisStreams(
-            AnalyticsStreams.Provider,
-            kinesis,
-            sp => new DynamoDBQueueLeaseTable(sp.GetRequiredService<IAmazonDynamoDB>(), sp.GetRequiredService<IOptions<DynamoDBOptions>>().Value),
-            sp => new DynamoDBDeadLetterStore(sp.GetRequiredService<IAmazonDynamoDB>(), sp.GetRequiredService<IOptions<DynamoDBOptions>>().Value, AnalyticsStreams.Provider),
-            o =>
-            {
-                o.CheckpointInterval = AwsCheckpointInterval;
-                configuration.GetSection("Streams").Bind(o);
-            },
-            o => configuration.GetSection("Leases").Bind(o));
+        silo.AddKinesisStreams(AnalyticsStreams.Provider, o =>
+        {
+            o.CheckpointInterval = AwsCheckpointInterval;
+            configuration.GetSection("Kinesis").Bind(o);
+            configuration.GetSection("Streams").Bind(o);
+            configuration.GetSection("Leases").Bind(o);
+        });
     }
 
     public static WebApplication UseAnalyticsApi(this WebApplication app)
@@ -172,6 +155,7 @@ public static class AnalyticsSiloSetup
         app.MapSourceEndpoints();
         app.MapClusterEndpoints();
         app.MapAnalyticsDashboard();
+        app.MapOrleansDashboard("/dashboard");
         return app;
     }
 }

@@ -1,7 +1,7 @@
 using System.Buffers;
 using Analytics.Events;
 using Analytics.Grains;
-using Analytics.Runtime.Streaming;
+using Analytics.Streaming;
 
 namespace Analytics.Silo.Ingest;
 
@@ -13,12 +13,11 @@ namespace Analytics.Silo.Ingest;
 /// queue and in order. With Kinesis, where every partition key is its own affinity, this
 /// degenerates to one record per source.
 /// </summary>
-public sealed class EventIngestor(IServiceProvider services, TimeProvider timeProvider, EventValidationOptions validation)
+public sealed class EventIngestor(
+    [FromKeyedServices(AnalyticsStreams.Provider)] IQueueWriter writer,
+    TimeProvider timeProvider,
+    EventValidationOptions validation)
 {
-    private IStreamProvider? _provider;
-
-    private IStreamProvider Provider => _provider ??= services.GetStreamProvider(AnalyticsStreams.Provider);
-
     public long NowMs => timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
 
     public EventParseResult Parse(ReadOnlySpan<byte> body, bool ndjson) => EventParser.ParseBody(body, ndjson, NowMs, validation);
@@ -33,7 +32,7 @@ public sealed class EventIngestor(IServiceProvider services, TimeProvider timePr
         var byQueue = new Dictionary<string, (string Source, List<AnalyticsEvent> Events)>(StringComparer.Ordinal);
         foreach (var e in events)
         {
-            var affinity = Provider.GetQueueAffinity(new StreamId(AnalyticsStreams.Namespace, e.Source));
+            var affinity = writer.GetQueueAffinity(e.Source);
             if (!byQueue.TryGetValue(affinity, out var group))
             {
                 byQueue[affinity] = group = (e.Source, []);
@@ -42,15 +41,25 @@ public sealed class EventIngestor(IServiceProvider services, TimeProvider timePr
             group.Events.Add(e);
         }
 
-        var records = new List<(StreamId, ReadOnlyMemory<byte>)>(byQueue.Count);
+        var records = new List<(string, ReadOnlyMemory<byte>)>(byQueue.Count);
         foreach (var (source, list) in byQueue.Values)
         {
             // Keyed by one of its sources: they all map to the same queue.
             var buffer = new ArrayBufferWriter<byte>(list.Count * 128);
             EventSerializer.WriteNdjson(buffer, (IEnumerable<AnalyticsEvent>)list);
-            records.Add((new StreamId(AnalyticsStreams.Namespace, source), buffer.WrittenMemory));
+            records.Add((source, buffer.WrittenMemory));
         }
 
-        await Provider.AppendAsync(records, cancellationToken);
+        try
+        {
+            await writer.AppendAsync(records, cancellationToken);
+        }
+        catch (Exception exception) when (exception is TimeoutException or Aws.Kinesis.KinesisException or IOException)
+        {
+            throw new EventStreamUnavailableException(exception.Message, exception);
+        }
     }
 }
+
+/// <summary>The event stream did not make every record of a batch durable (Kinesis refused or timed out); the API answers 503.</summary>
+public sealed class EventStreamUnavailableException(string message, Exception inner) : Exception(message, inner);

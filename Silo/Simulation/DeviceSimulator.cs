@@ -1,5 +1,4 @@
 using Analytics.Events;
-using Analytics.Runtime.Hosting;
 using Analytics.Silo.Ingest;
 
 namespace Analytics.Silo.Simulation;
@@ -15,7 +14,7 @@ public sealed class SimulatorOptions
 /// With --simulate, the silo feeds itself plausible device readings through the same ingest path
 /// as POST /api/events: each device has its own baseline that drifts slowly, plus noise.
 /// </summary>
-public sealed partial class DeviceSimulator(EventIngestor ingestor, SiloHostedService silo, SimulatorOptions options, TimeProvider time, ILogger<DeviceSimulator> logger) : BackgroundService
+public sealed partial class DeviceSimulator(EventIngestor ingestor, IHostApplicationLifetime lifetime, SimulatorOptions options, TimeProvider time, ILogger<DeviceSimulator> logger) : BackgroundService
 {
     private static readonly (string Metric, double Baseline, double Spread, double Noise)[] Metrics =
     [
@@ -27,7 +26,12 @@ public sealed partial class DeviceSimulator(EventIngestor ingestor, SiloHostedSe
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        await silo.Started.WaitAsync(stoppingToken);
+        // Feed the silo only once it serves: Orleans and the HTTP API are both up then.
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using (lifetime.ApplicationStarted.Register(() => started.TrySetResult()))
+        {
+            await started.Task.WaitAsync(stoppingToken);
+        }
         LogStarted(logger, options.Devices, options.EventsPerSecond);
         var random = new Random(42);
         var baselines = Enumerable.Range(0, options.Devices).Select(_ => Metrics.Select(m => m.Baseline + (random.NextDouble() - 0.5) * m.Spread).ToArray()).ToArray();
