@@ -2,9 +2,7 @@ using System.Globalization;
 using System.Text;
 using Analytics.Aws.Tests;
 using Analytics.Aws.Kinesis;
-using Analytics.Runtime.Aws.Kinesis;
 using Analytics.Runtime.Streaming;
-using Analytics.Runtime.Testing;
 
 namespace Analytics.EndToEnd.Tests;
 

@@ -2,7 +2,6 @@ using System.Text;
 using System.Text.Json.Nodes;
 using Analytics.Aws.Tests;
 using Analytics.Aws.Kinesis;
-using Analytics.Runtime.Aws.Kinesis;
 using static Analytics.EndToEnd.Tests.SiloApi;
 
 namespace Analytics.EndToEnd.Tests;

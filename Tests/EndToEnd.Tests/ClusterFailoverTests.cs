@@ -4,7 +4,6 @@ using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using Analytics.Aws.Tests;
 using Analytics.Aws.Kinesis;
-using Analytics.Runtime.Aws.Kinesis;
 using Xunit.Abstractions;
 using static Analytics.EndToEnd.Tests.SiloApi;
 

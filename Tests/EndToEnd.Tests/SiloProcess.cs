@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
-using Analytics.Runtime.Testing;
 
 namespace Analytics.EndToEnd.Tests;
 
@@ -54,13 +53,15 @@ public sealed class SiloProcess : IAsyncDisposable
             RedirectStandardError = true,
             WorkingDirectory = Path.GetDirectoryName(SiloPath())!,
         };
-        foreach (var argument in new[] { SiloPath(), $"--Http:Port={port}", "--Http:Address=127.0.0.1", $"--Embedded:DataPath={dataPath}" }.Concat(extraArguments))
+        // Free silo and gateway ports too, so that silos of parallel tests never collide (arguments
+        // given later, such as an AWS silo's own ports, win).
+        foreach (var argument in new[] { SiloPath(), $"--Http:Port={port}", "--Http:Address=127.0.0.1", $"--Embedded:DataPath={dataPath}", $"--Silo:Port={TestPorts.FreePort()}", $"--Gateway:Port={TestPorts.FreePort()}" }.Concat(extraArguments))
         {
             start.ArgumentList.Add(argument);
         }
 
         start.Environment["Logging__LogLevel__Default"] = "Warning";
-        start.Environment["Logging__LogLevel__Analytics.Runtime.Hosting.SiloHostedService"] = "Information";
+        start.Environment["Logging__LogLevel__Analytics.Silo.Hosting.SiloLifetimeLog"] = "Information";
         start.Environment["Logging__Console__FormatterName"] = "simple";
         foreach (var (name, value) in environment)
         {
