@@ -179,6 +179,14 @@ public sealed partial class SqliteGrainStorage : IGrainStorage, ILifecyclePartic
         }
     }
 
+    /// <summary>The connections' PRAGMA synchronous (2 is FULL, 1 NORMAL), for tests; every connection is opened alike.</summary>
+    internal long SynchronousLevel() => Open().Read(connection =>
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA synchronous";
+        return (long)command.ExecuteScalar()!;
+    });
+
     private void Reset<T>(IGrainState<T> grainState)
     {
         grainState.State = CreateInstance<T>();
