@@ -126,8 +126,9 @@ public sealed partial class DynamoDBGrainStorage
             var orphans = 0;
 
             // Only one writer from the old head could commit, and it was us: every other key
-            // minted from it belongs to a writer that lost or crashed.
-            foreach (var chunkKey in await QueryRangeKeysAsync(key, $"{ChunkPrefix}{old.ETag}.", cancellationToken).ConfigureAwait(false))
+            // minted from it belongs to a writer that lost or crashed. No dot after the ETag, so
+            // that the runtime's writers' keys (c#{N}#{hash}) are found too; ETags are all 16 characters.
+            foreach (var chunkKey in await QueryRangeKeysAsync(key, $"{ChunkPrefix}{old.ETag}", cancellationToken).ConfigureAwait(false))
             {
                 if (!kept.Contains(chunkKey) && garbage.Add(chunkKey))
                 {

@@ -47,6 +47,16 @@ public sealed partial class DynamoDBGrainStorage : IGrainStorage, ILifecyclePart
     private const string LengthAttribute = "L";
     private const string HashAttribute = "H";
 
+    /// <summary>
+    /// The runtime's storage (Analytics.Runtime.Aws) wrote heads with a version V and a random write
+    /// id N instead of E. Its heads are read with N as their ETag, so that a table it wrote is taken
+    /// over without losing state; the first write replaces such a head with one of ours.
+    /// </summary>
+    private const string LegacyWriteIdAttribute = "N";
+
+    /// <summary>The ETag compare of every conditional write: ours, or a runtime-written head's.</summary>
+    private const string ETagCondition = "(#e = :e OR #n = :e)";
+
     /// <summary>The base of chunks written when there was no head: never listed, since it is shared across a state's lifetimes.</summary>
     private const string NoHeadBase = "0";
 
@@ -128,7 +138,7 @@ public sealed partial class DynamoDBGrainStorage : IGrainStorage, ILifecyclePart
             {
                 // A chunk is missing. Normal if a writer committed a newer version and deleted the
                 // chunks it replaced while we read; corruption if the head we read is still current.
-                var current = await GetHeadAsync(key, [ETagAttribute], cancellationToken).ConfigureAwait(false);
+                var current = await GetHeadAsync(key, [ETagAttribute, LegacyWriteIdAttribute], cancellationToken).ConfigureAwait(false);
                 if (current?.ETag != head.ETag && attempt < 5)
                 {
                     continue;
@@ -177,7 +187,7 @@ public sealed partial class DynamoDBGrainStorage : IGrainStorage, ILifecyclePart
         else
         {
             // Which chunks exist already is what the current head says; we keep no memory per grain.
-            old = await GetHeadAsync(key, [ETagAttribute, ChunksAttribute], cancellationToken).ConfigureAwait(false);
+            old = await GetHeadAsync(key, [ETagAttribute, LegacyWriteIdAttribute, ChunksAttribute], cancellationToken).ConfigureAwait(false);
             if (old?.ETag != expected)
             {
                 throw Conflict(stateName, grainId, old?.ETag, expected);
@@ -227,8 +237,8 @@ public sealed partial class DynamoDBGrainStorage : IGrainStorage, ILifecyclePart
         }
         else
         {
-            request.ConditionExpression = "#e = :e";
-            request.ExpressionAttributeNames = new() { ["#e"] = ETagAttribute };
+            request.ConditionExpression = ETagCondition;
+            request.ExpressionAttributeNames = ETagConditionNames();
             request.ExpressionAttributeValues = new() { [":e"] = new() { S = expected } };
         }
 
@@ -240,7 +250,7 @@ public sealed partial class DynamoDBGrainStorage : IGrainStorage, ILifecyclePart
         }
         catch (ConditionalCheckFailedException)
         {
-            var current = await GetHeadAsync(key, [ETagAttribute], cancellationToken).ConfigureAwait(false);
+            var current = await GetHeadAsync(key, [ETagAttribute, LegacyWriteIdAttribute], cancellationToken).ConfigureAwait(false);
             if (current is not null)
             {
                 throw Conflict(stateName, grainId, current.ETag, expected);
@@ -271,8 +281,8 @@ public sealed partial class DynamoDBGrainStorage : IGrainStorage, ILifecyclePart
         }
         else
         {
-            request.ConditionExpression = "#e = :e";
-            request.ExpressionAttributeNames = new() { ["#e"] = ETagAttribute };
+            request.ConditionExpression = ETagCondition;
+            request.ExpressionAttributeNames = ETagConditionNames();
             request.ExpressionAttributeValues = new() { [":e"] = new() { S = expected } };
         }
 
@@ -286,7 +296,7 @@ public sealed partial class DynamoDBGrainStorage : IGrainStorage, ILifecyclePart
         {
             // A retried put (ours or the SDK's) whose first attempt went through fails its own
             // condition: the head then has the ETag we minted, and the write did succeed.
-            var current = await GetHeadAsync(head[HashKey].S, [ETagAttribute], cancellationToken).ConfigureAwait(false);
+            var current = await GetHeadAsync(head[HashKey].S, [ETagAttribute, LegacyWriteIdAttribute], cancellationToken).ConfigureAwait(false);
             if (current?.ETag == head[ETagAttribute].S)
             {
                 Statistics.AddHeadWrite();
@@ -339,6 +349,8 @@ public sealed partial class DynamoDBGrainStorage : IGrainStorage, ILifecyclePart
         return $"{stateName[..Math.Min(stateName.Length, 200)]}/{type[..Math.Min(type.Length, 200)]}/~{Sha256(Encoding.UTF8.GetBytes(key))}";
     }
 
+    private static Dictionary<string, string> ETagConditionNames() => new() { ["#e"] = ETagAttribute, ["#n"] = LegacyWriteIdAttribute };
+
     private static Dictionary<string, AttributeValue> HeadKey(string key) => ItemKey(key, HeadRangeKey);
 
     private static Dictionary<string, AttributeValue> ItemKey(string key, string rangeKey) =>
@@ -353,7 +365,8 @@ public sealed partial class DynamoDBGrainStorage : IGrainStorage, ILifecyclePart
     private sealed record Head(string ETag, byte[]? Data, List<string> Chunks, long Length, string? Hash)
     {
         public static Head From(Dictionary<string, AttributeValue> item) => new(
-            item[ETagAttribute].S,
+            item.GetValueOrDefault(ETagAttribute)?.S ?? item.GetValueOrDefault(LegacyWriteIdAttribute)?.S
+                ?? throw new InvalidDataException($"The head item of '{item.GetValueOrDefault(HashKey)?.S}' has no ETag ({ETagAttribute}) attribute."),
             item.GetValueOrDefault(DataAttribute)?.B?.ToArray(),
             item.GetValueOrDefault(ChunksAttribute)?.L?.Select(v => v.S).ToList() ?? [],
             item.TryGetValue(LengthAttribute, out var length) ? long.Parse(length.N, System.Globalization.CultureInfo.InvariantCulture) : 0,
