@@ -20,8 +20,8 @@ namespace Analytics.Streaming.Kinesis;
 /// only after its parents' last records were delivered and checkpointed, and each key's records
 /// reach its consumers in order across splits and merges.</para>
 /// <para><b>Fair share.</b> The workers are the live owners in the table plus this silo, or the
-/// active silos of the cluster when there are more (so that silos starting together do not first
-/// take everything and then steal it back). A lease that stays free for a lease length is taken
+/// active silos of the cluster (less those whose leases all expired) when there are more, so that
+/// silos starting together do not first take everything and then steal it back. A lease that stays free for a lease length is taken
 /// whatever the share, so that no shard is left unread by silos that do not run this provider.</para>
 /// </remarks>
 public sealed partial class ShardLeaseManager(
@@ -240,7 +240,9 @@ public sealed partial class ShardLeaseManager(
         var load = candidates.Where(l => l.Owner is not null && l.Owner != owner && !IsExpired(l))
             .GroupBy(l => l.Owner!).ToDictionary(g => g.Key, g => g.ToList());
         var mine = candidates.Count(l => Holds(l.Shard));
-        var workers = Math.Max(load.Count + 1, ActiveSilos);
+        // A silo whose leases all expired is not working, whatever the membership says yet.
+        var stalled = candidates.Where(IsExpired).Select(l => l.Owner!).Distinct().Count(o => !load.ContainsKey(o));
+        var workers = Math.Max(load.Count + 1, ActiveSilos - stalled);
         var target = candidates.Count == 0 ? 0 : (candidates.Count + workers - 1) / workers;
         var took = 0;
         foreach (var lease in candidates.Where(l => !Holds(l.Shard) && (l.Owner is null || IsExpired(l))).OrderBy(_ => Random.Shared.Next()))
