@@ -1,0 +1,187 @@
+using Microsoft.Extensions.Logging;
+
+namespace Analytics.Streaming;
+
+/// <summary>The checkpoint and the rewind: the exactly-once heart of the receiver.</summary>
+public sealed partial class CheckpointingQueueReceiver
+{
+    internal enum CheckpointKind
+    {
+        /// <summary>Nothing new since the last checkpoint.</summary>
+        Nothing,
+
+        Saved,
+
+        /// <summary>Every consumer flushed but the save failed: try again at the next interval.</summary>
+        SaveFailed,
+
+        /// <summary>A consumer lost effects, or deliveries stayed in flight too long: replay from the checkpoint.</summary>
+        Replay,
+
+        /// <summary>Another silo owns the queue now.</summary>
+        LeaseLost,
+    }
+
+    internal readonly record struct CheckpointResult(CheckpointKind Kind, string? Reason = null);
+
+    /// <summary>Checkpoints; rewinds when that says to. False when the receiver must not read on now.</summary>
+    private async Task<bool> CheckpointOrRewindAsync(TimeSpan pendingTimeout, CancellationToken cancellationToken)
+    {
+        var result = await CheckpointAsync(pendingTimeout, cancellationToken);
+        switch (result.Kind)
+        {
+            case CheckpointKind.Replay:
+                await RewindAsync(result.Reason!, cancellationToken);
+                return false;
+            case CheckpointKind.LeaseLost:
+                _finished = true;
+                Statistics.Active = false;
+                return false;
+            default:
+                return true;
+        }
+    }
+
+    /// <summary>
+    /// Asks every consumer delivered to since the last checkpoint to confirm, durably, that it
+    /// holds everything it was sent; waits (bounded) for stream deliveries still in flight; and
+    /// only then saves the position of the last record handled. Nothing new is read meanwhile,
+    /// so what the consumers confirm is everything up to that position.
+    /// </summary>
+    internal async Task<CheckpointResult> CheckpointAsync(TimeSpan pendingTimeout, CancellationToken cancellationToken)
+    {
+        _lastCheckpoint = _time.GetTimestamp();
+        if (_lastRead is not { } position || _lastRead == _committed)
+        {
+            return new CheckpointResult(CheckpointKind.Nothing);
+        }
+
+        var requests = Tracker.CheckpointRequests(Queue);
+        var started = _time.GetTimestamp();
+        while (requests.Count > 0)
+        {
+            var answers = await Task.WhenAll(requests.Select(r => AskAsync(r.Participant, r.Request)));
+            if (answers.FirstOrDefault(a => a.Answer == CheckpointAnswer.Gap) is { Participant: not null } gap)
+            {
+                return new CheckpointResult(CheckpointKind.Replay, $"{gap.Participant.GetGrainId()} lost effects it had not flushed");
+            }
+
+            requests = requests.Where((_, i) => answers[i].Answer == CheckpointAnswer.Pending).ToList();
+            if (requests.Count == 0)
+            {
+                break;
+            }
+
+            if (_time.GetElapsedTime(started) >= pendingTimeout)
+            {
+                return new CheckpointResult(CheckpointKind.Replay, $"{requests.Count} consumers did not receive what was published to them within {pendingTimeout} (first: {requests[0].Participant.GetGrainId()})");
+            }
+
+            await Task.Delay(Options.PendingRetryDelay, _time, cancellationToken);
+        }
+
+        try
+        {
+            await _checkpointer.SaveAsync(Queue, position, cancellationToken);
+        }
+        catch (QueueLeaseLostException exception)
+        {
+            // Another silo reads this queue now; it replays from the last checkpoint it can see.
+            LogLeaseLost(Queue, exception.Message);
+            return new CheckpointResult(CheckpointKind.LeaseLost, exception.Message);
+        }
+        catch (Exception exception) when (exception is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            LogCheckpointFailed(exception, Queue);
+            return new CheckpointResult(CheckpointKind.SaveFailed, exception.Message);
+        }
+
+        _committed = position;
+        Tracker.Clear();
+        _pages.Committed(position);
+        Statistics.AddCheckpoint();
+        Statistics.SetCommitted(position);
+        return new CheckpointResult(CheckpointKind.Saved);
+    }
+
+    /// <summary>Asks one consumer; a consumer that cannot answer (its silo died, its write failed) may have lost effects.</summary>
+    private async Task<(IQueueCheckpointParticipant? Participant, CheckpointAnswer Answer)> AskAsync(IQueueCheckpointParticipant participant, QueueCheckpointRequest request)
+    {
+        try
+        {
+            return (participant, await participant.OnCheckpointAsync(request));
+        }
+        catch (Exception exception)
+        {
+            LogParticipantFailed(exception, participant.GetGrainId(), Queue);
+            return (participant, CheckpointAnswer.Gap);
+        }
+    }
+
+    /// <summary>
+    /// Replays from the checkpoint: a new epoch (so Orleans sees newer tokens), the reader back at
+    /// the checkpoint with the earlier page ends, nothing tracked, nothing unpublished kept.
+    /// </summary>
+    private async Task RewindAsync(string reason, CancellationToken cancellationToken)
+    {
+        _rewindRequested = false;
+        _epoch++;
+        _outbox.Clear();
+        Tracker.Clear();
+        _lastRead = _committed;
+        Statistics.AddRewind();
+        LogRewind(Queue, _committed?.ToString() ?? "the beginning", _epoch, reason);
+        try
+        {
+            await _pages.StartAsync(_committed, cancellationToken);
+        }
+        catch (Exception exception) when (exception is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            // Read again from the checkpoint once the reader can: initialize from scratch next call.
+            LogInitializeFailed(exception, Queue);
+            _initialized = false;
+        }
+    }
+
+    /// <summary>A closed queue was read, delivered and checkpointed to its end: record the end so that the queues continuing it may start.</summary>
+    private async Task FinishAsync(CancellationToken cancellationToken)
+    {
+        if (_lastRead != _committed)
+        {
+            return;
+        }
+
+        try
+        {
+            await _checkpointer.SaveEndAsync(Queue, cancellationToken);
+            _finished = true;
+            Statistics.Active = false;
+            LogQueueEnded(Queue);
+        }
+        catch (QueueLeaseLostException exception)
+        {
+            LogLeaseLost(Queue, exception.Message);
+            _finished = true;
+            Statistics.Active = false;
+        }
+        catch (Exception exception) when (exception is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            LogCheckpointFailed(exception, Queue);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Checkpoint of {Queue} failed")]
+    private partial void LogCheckpointFailed(Exception exception, string queue);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Consumer {Consumer} could not answer the checkpoint of {Queue}")]
+    private partial void LogParticipantFailed(Exception exception, GrainId consumer, string queue);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Receiver of {Queue} stops: its lease was lost ({Reason})")]
+    private partial void LogLeaseLost(string queue, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Queue} is read and checkpointed to its end")]
+    private partial void LogQueueEnded(string queue);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Replaying {Queue} from checkpoint {Checkpoint} (epoch {Epoch}): {Reason}")]
+    private partial void LogRewind(string queue, string checkpoint, int epoch, string reason);
+}
