@@ -23,7 +23,7 @@ public static partial class ApiErrorHandling
                 // the client retries the whole batch; events keep their ids, so none counts twice.
                 Ingest.EventStreamUnavailableException unavailable => (StatusCodes.Status503ServiceUnavailable,
                     $"The event stream did not accept every event: {unavailable.Message} Retry the batch with the same event ids; duplicates count once."),
-                SiloUnavailableException or OrleansMessageRejectedException or Orleans.Runtime.Messaging.ConnectionFailedException => (StatusCodes.Status503ServiceUnavailable,
+                SiloUnavailableException or Orleans.Runtime.Messaging.ConnectionFailedException => (StatusCodes.Status503ServiceUnavailable,
                     $"A silo is unavailable: {exception.Message} Retry shortly."),
                 // Orleans reports a grain call that got no answer within its response timeout as a TimeoutException.
                 TimeoutException timeout => (StatusCodes.Status504GatewayTimeout, $"A grain call timed out: {timeout.Message}"),

@@ -38,11 +38,11 @@ public sealed class ClusterOverview(
         return new SelfResponse(
             local.SiloAddress.ToString(),
             statistics.FirstOrDefault()?.ActivationCount ?? 0,
-            queues.Snapshot().Select(q => new QueueResponse(
+            queues.Active.Select(q => new QueueResponse(
                 q.Queue,
                 q.Records,
                 q.Items,
-                q.Committed?.ToString(),
+                q.Committed,
                 q.Lag?.TotalMilliseconds,
                 q.PoisonRecords,
                 q.Dropped)).ToList(),

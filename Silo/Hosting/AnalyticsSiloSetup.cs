@@ -12,6 +12,7 @@ using Analytics.Silo.Ingest;
 using Analytics.Streaming.Kinesis;
 using Analytics.Streaming.LocalLog;
 using Orleans.Dashboard;
+using Orleans.Runtime.MembershipService.SiloMetadata;
 using Microsoft.Extensions.Options;
 
 namespace Analytics.Silo.Hosting;
@@ -114,12 +115,14 @@ public static class AnalyticsSiloSetup
             o.GrainStorageSerializer = new JsonGrainStateSerializer();
             configuration.GetSection("Storage").Bind(o);
         });
-        silo.AddLocalLogStreams(AnalyticsStreams.Provider, o =>
-        {
-            o.DataPath = Path.Combine(dataPath, "log");
-            o.Partitions = embedded.Partitions;
-            configuration.GetSection("Streams").Bind(o);
-        });
+        silo.AddLocalLogStreams(
+            AnalyticsStreams.Provider,
+            o =>
+            {
+                o.DataPath = Path.Combine(dataPath, "log");
+                o.Partitions = embedded.Partitions;
+            },
+            o => configuration.GetSection("Streams").Bind(o));
     }
 
     /// <summary>
@@ -137,13 +140,22 @@ public static class AnalyticsSiloSetup
             o.GrainStorageSerializer = new JsonGrainStateSerializer();
             configuration.GetSection("Storage").Bind(o);
         });
-        silo.AddKinesisStreams(AnalyticsStreams.Provider, o =>
-        {
-            o.CheckpointInterval = AwsCheckpointInterval;
-            configuration.GetSection("Kinesis").Bind(o);
-            configuration.GetSection("Streams").Bind(o);
-            configuration.GetSection("Leases").Bind(o);
-        });
+        silo.AddKinesisStreams(
+            AnalyticsStreams.Provider,
+            o =>
+            {
+                configuration.GetSection("Kinesis").Bind(o);
+                // The keys of earlier builds keep working: Leases:LeaseDuration, Leases:RenewInterval
+                // and Streams:QueueRefreshInterval are now LeaseLength, LeaseRenewPeriod and ShardRefreshInterval.
+                o.LeaseLength = configuration.GetValue("Leases:LeaseDuration", configuration.GetValue("Leases:LeaseLength", o.LeaseLength));
+                o.LeaseRenewPeriod = configuration.GetValue("Leases:RenewInterval", configuration.GetValue("Leases:LeaseRenewPeriod", o.LeaseRenewPeriod));
+                o.ShardRefreshInterval = configuration.GetValue("Streams:QueueRefreshInterval", o.ShardRefreshInterval);
+            },
+            o =>
+            {
+                o.CheckpointInterval = AwsCheckpointInterval;
+                configuration.GetSection("Streams").Bind(o);
+            });
     }
 
     public static WebApplication UseAnalyticsApi(this WebApplication app)
