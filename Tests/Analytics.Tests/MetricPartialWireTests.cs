@@ -6,19 +6,18 @@ using Analytics.Grains;
 using Analytics.Grains.Metrics;
 using Analytics.Grains.Sketches;
 using Analytics.Grains.Streaming;
-using Analytics.Runtime;
-using Analytics.Runtime.Invocation;
-using Analytics.Runtime.Messaging.Serialization;
-using Analytics.Runtime.Streaming;
-using Analytics.Runtime.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Serialization;
+using Analytics.Streaming;
 using Analytics.Tests.Grains;
 using static Analytics.Tests.Grains.AnalyticsTestKit;
 
 namespace Analytics.Tests;
 
 /// <summary>
-/// A <see cref="MetricPartial"/> as it crosses to a metric grain on another silo: through the wire
-/// serializer, alone, as a stream item declared as object, and inside a whole request.
+/// A <see cref="MetricPartial"/> as it crosses to a metric grain on another silo: through its JSON
+/// converter alone, and inside the <see cref="QueueDelivery{T}"/> that Orleans' serializer carries
+/// to the metric grain's stream subscription (configured as the silo does, by AddAnalytics).
 /// </summary>
 public sealed class MetricPartialWireTests
 {
@@ -31,8 +30,8 @@ public sealed class MetricPartialWireTests
     public void A_partial_round_trips_through_the_wire_serializer_with_every_aggregate_and_its_sketches()
     {
         var partial = BuildPartial();
-        var json = JsonSerializer.Serialize(partial, WireSerializer.Options);
-        var back = JsonSerializer.Deserialize<MetricPartial>(json, WireSerializer.Options);
+        var json = JsonSerializer.Serialize(partial);
+        var back = JsonSerializer.Deserialize<MetricPartial>(json);
 
         Assert.NotNull(back);
         AssertSamePartial(partial, back);
@@ -44,52 +43,36 @@ public sealed class MetricPartialWireTests
     }
 
     [Fact]
-    public void A_partial_round_trips_as_an_item_declared_as_object_keeping_its_type()
+    public void A_partial_round_trips_inside_a_queue_delivery_through_the_Orleans_serializer()
     {
         var partial = BuildPartial();
-        IReadOnlyList<object> items = [partial, BuildPartial(seed: 2, metric: "other")];
-        var json = JsonSerializer.Serialize(items, WireSerializer.Options);
-        Assert.Contains("Analytics.Grains.Streaming.MetricPartial, Grains", json);
-
-        var back = JsonSerializer.Deserialize<IReadOnlyList<object>>(json, WireSerializer.Options);
-
-        Assert.NotNull(back);
-        Assert.Equal(2, back.Count);
-        AssertSamePartial(partial, Assert.IsType<MetricPartial>(back[0]));
-        AssertSamePartial((MetricPartial)items[1], Assert.IsType<MetricPartial>(back[1]));
-    }
-
-    [Fact]
-    public async Task A_partial_round_trips_inside_a_stream_delivery_request_to_a_metric_grain()
-    {
-        var partial = BuildPartial();
-        var delivery = new StreamDelivery
+        var delivery = new QueueDelivery<MetricPartial>
         {
-            Queue = "kinesis:shardId-000000000003",
-            Namespace = AnalyticsStreams.Namespace,
-            First = new StreamSequenceToken("49590338271490256608559692538361571095921575989136588898"),
-            Last = new StreamSequenceToken("49590338271490256608559692538361571095921575989136588898", 41),
+            Queue = "shardId-000000000003",
+            First = new QueuePosition("49590338271490256608559692538361571095921575989136588898"),
+            Last = new QueuePosition("49590338271490256608559692538361571095921575989136588898", 41),
+            Previous = new QueuePosition("49590338271490256608559692538361571095921575989136588001", 3),
             Items = [partial],
         };
-        var invoker = new CapturingGrainCallInvoker();
-        _ = invoker.References.GetGrain<IMetricGrain>(partial.Metric).OnNextAsync(delivery);
-        var (target, request) = Assert.Single(invoker.Calls);
+        var services = new ServiceCollection();
+        services.AddSerializer(serializer => serializer
+            .AddAssembly(typeof(QueueDelivery<>).Assembly)
+            .AddJsonSerializer(isSupported: type => type == typeof(MetricPartial)));
+        using var provider = services.BuildServiceProvider();
+        var serializer = provider.GetRequiredService<Serializer>();
 
-        var incoming = MessageCodec.DecodeRequest(MessageCodec.EncodeRequest(target, request, 0, 5));
-        var consumer = new RecordingConsumer();
-        await incoming.Request.Invoke(consumer);
+        var received = serializer.Deserialize<QueueDelivery<MetricPartial>>(serializer.SerializeToArray(delivery));
 
-        Assert.Equal(target, incoming.GrainId);
-        var received = Assert.Single(consumer.Deliveries);
-        Assert.Equal(delivery.Last, received.Last);
-        AssertSamePartial(partial, Assert.IsType<MetricPartial>(Assert.Single(received.Items)));
+        Assert.NotNull(received);
+        Assert.Equal((delivery.Queue, delivery.First, delivery.Last, delivery.Previous), (received.Queue, received.First, received.Last, received.Previous));
+        AssertSamePartial(partial, Assert.Single(received.Items));
     }
 
     [Fact]
     public void Applying_the_round_tripped_partial_gives_the_same_stats_series_and_top_as_the_original()
     {
         var original = BuildPartial();
-        var roundTripped = JsonSerializer.Deserialize<MetricPartial>(JsonSerializer.Serialize(original, WireSerializer.Options), WireSerializer.Options)!;
+        var roundTripped = JsonSerializer.Deserialize<MetricPartial>(JsonSerializer.Serialize(original))!;
         var expected = MetricModelTests.NewModel();
         var actual = MetricModelTests.NewModel();
         expected.Apply(original, T0);
@@ -128,7 +111,7 @@ public sealed class MetricPartialWireTests
     public void An_empty_partial_round_trips()
     {
         var empty = new MetricPartial("idle", 10_000);
-        var back = JsonSerializer.Deserialize<MetricPartial>(JsonSerializer.Serialize(empty, WireSerializer.Options), WireSerializer.Options);
+        var back = JsonSerializer.Deserialize<MetricPartial>(JsonSerializer.Serialize(empty));
         Assert.NotNull(back);
         AssertSamePartial(empty, back);
     }
@@ -189,20 +172,20 @@ public sealed class MetricPartialWireTests
     {
         var json = Malformed[name]();
         MetricPartial? read = null;
-        var error = Record.Exception(() => read = JsonSerializer.Deserialize<MetricPartial>(json, WireSerializer.Options));
+        var error = Record.Exception(() => read = JsonSerializer.Deserialize<MetricPartial>(json));
         Assert.True(error is not null, $"'{name}' was read without an error, as a partial of metric {(read is null ? "(none)" : read.Metric is null ? "null" : $"'{read.Metric}'")}");
         Assert.True(error is JsonException, $"'{name}' threw {error.GetType().FullName} instead of JsonException: {error.Message}");
 
         // As a stream item the same JSON fails the same way.
         var item = $"[[\"Analytics.Grains.Streaming.MetricPartial, Grains\", {json}]]";
-        Assert.ThrowsAny<JsonException>(() => JsonSerializer.Deserialize<IReadOnlyList<object>>(item, WireSerializer.Options));
+        Assert.ThrowsAny<JsonException>(() => JsonSerializer.Deserialize<IReadOnlyList<object>>(item));
     }
 
     [Fact]
     public void The_malformed_cases_start_from_JSON_that_reads()
     {
         // Guards the theory above: its edits break a partial that is otherwise valid.
-        var back = JsonSerializer.Deserialize<MetricPartial>(Edit(_ => { }), WireSerializer.Options);
+        var back = JsonSerializer.Deserialize<MetricPartial>(Edit(_ => { }));
         Assert.NotNull(back);
         Assert.Equal("m", back.Metric);
         Assert.Equal(3, back.Count);
@@ -287,7 +270,7 @@ public sealed class MetricPartialWireTests
         partial.Add(Ev("a", "m", 1.5, T0));
         partial.Add(Ev("a", "m", -2, T0 + 1));
         partial.Add(Ev("b", "m", 0, T0 - Minute));
-        return JsonNode.Parse(JsonSerializer.Serialize(partial, WireSerializer.Options))!;
+        return JsonNode.Parse(JsonSerializer.Serialize(partial))!;
     }
 
     private static string Edit(Action<JsonNode> edit)
@@ -295,18 +278,5 @@ public sealed class MetricPartialWireTests
         var node = Valid();
         edit(node);
         return node.ToJsonString();
-    }
-
-    private sealed class RecordingConsumer : IStreamConsumer
-    {
-        public List<StreamDelivery> Deliveries { get; } = [];
-
-        public Task<DeliveryOutcome> OnNextAsync(StreamDelivery delivery)
-        {
-            Deliveries.Add(delivery);
-            return Task.FromResult(new DeliveryOutcome(DeliveryStatus.Applied));
-        }
-
-        public Task<bool> OnCheckpointAsync(StreamCheckpointRequest request) => Task.FromResult(true);
     }
 }

@@ -1,6 +1,5 @@
 using Analytics.Events;
 using Analytics.Grains;
-using Analytics.Runtime.Testing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
 

@@ -1,10 +1,12 @@
 using System.Text;
 using Analytics.Events;
 using Analytics.Grains;
-using Analytics.Runtime.Hosting;
-using Analytics.Runtime.Streaming;
-using Analytics.Runtime.Testing;
+using Analytics.Streaming;
+using Analytics.Streaming.LocalLog;
 using Microsoft.Extensions.DependencyInjection;
+using Orleans.Hosting;
+using Orleans.Runtime.Hosting;
+using Orleans.TestingHost;
 
 namespace Analytics.Tests.Grains;
 
@@ -31,6 +33,95 @@ internal sealed class ManualClock(long nowMs) : TimeProvider
     public override DateTimeOffset GetUtcNow() => DateTimeOffset.FromUnixTimeMilliseconds(NowMs);
 }
 
+/// <summary>
+/// The analytics grains on an Orleans in-process test cluster (in-memory transport and
+/// membership), fed by the real local-log stream provider in a temporary folder, with grain
+/// storage that survives a killed silo exactly as a real store would.
+/// </summary>
+internal sealed class AnalyticsCluster : IAsyncDisposable
+{
+    private readonly string _data;
+    private readonly string _store;
+
+    private AnalyticsCluster(InProcessTestCluster cluster, string data, string store)
+    {
+        Cluster = cluster;
+        _data = data;
+        _store = store;
+    }
+
+    public InProcessTestCluster Cluster { get; }
+
+    public IGrainFactory GrainFactory => Cluster.Client;
+
+    public IReadOnlyList<InProcessSiloHandle> Silos => Cluster.GetActiveSilos().ToList();
+
+    public IQueueWriter Writer => Silos[0].ServiceProvider.GetQueueWriter(AnalyticsStreams.Provider);
+
+    /// <summary>The statistics of the queues the live silos read.</summary>
+    public IReadOnlyList<QueueStatistics> Queues => Silos.SelectMany(s => s.ServiceProvider.GetQueueStatistics().All).ToList();
+
+    public static async Task<AnalyticsCluster> StartAsync(short silos, TimeProvider? clock, Action<AnalyticsOptions>? configure)
+    {
+        var data = Path.Combine(Path.GetTempPath(), "analytics-tests-" + Guid.NewGuid().ToString("N"));
+        var store = Guid.NewGuid().ToString("N");
+        var builder = new InProcessTestClusterBuilder(silos);
+        builder.Options.ConfigureFileLogging = false;
+        builder.ConfigureSilo((_, silo) =>
+        {
+            if (clock is not null)
+            {
+                silo.Services.AddSingleton(clock);
+            }
+
+            silo.Services.AddGrainStorage(AnalyticsStreams.Storage, (_, _) => new SharedGrainStorage(store));
+            silo.AddLocalLogStreams(
+                AnalyticsStreams.Provider,
+                log =>
+                {
+                    log.DataPath = data;
+                    log.Partitions = 4;
+                },
+                streams => streams.CheckpointInterval = TimeSpan.FromMilliseconds(200),
+                orleans => orleans.ConfigurePullingAgent(agent => agent.Configure(o => o.GetQueueMsgsTimerPeriod = TimeSpan.FromMilliseconds(10))));
+            silo.AddAnalytics(configure);
+        });
+        var cluster = builder.Build();
+        try
+        {
+            await cluster.DeployAsync();
+        }
+        catch
+        {
+            await cluster.DisposeAsync();
+            throw;
+        }
+
+        return new AnalyticsCluster(cluster, data, store);
+    }
+
+    public Task KillSiloAsync(InProcessSiloHandle silo) => Cluster.KillSiloAsync(silo);
+
+    public Task StopSiloAsync(InProcessSiloHandle silo) => Cluster.StopSiloAsync(silo);
+
+    public Task StartAdditionalSiloAsync() => Cluster.StartAdditionalSiloAsync();
+
+    public Task WaitForLivenessToStabilizeAsync() => Cluster.WaitForLivenessToStabilizeAsync();
+
+    public async ValueTask DisposeAsync()
+    {
+        await Cluster.DisposeAsync();
+        SharedGrainStorage.Delete(_store);
+        try
+        {
+            Directory.Delete(_data, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
+
 internal static class AnalyticsTestKit
 {
     /// <summary>2026-11-21T10:00:05Z: 5 s into a 10 s bucket, so "a few seconds ago" stays in the current bucket.</summary>
@@ -41,54 +132,32 @@ internal static class AnalyticsTestKit
     public const long Hour = 60 * Minute;
     public const long Day = 24 * Hour;
 
-    public static Task<TestCluster> StartAsync(int silos = 1, TimeProvider? clock = null, Action<AnalyticsOptions>? configure = null) =>
-        TestCluster.StartAsync(new TestClusterOptions
-        {
-            InitialSilos = silos,
-            ConfigureServices = services =>
-            {
-                if (clock is not null)
-                {
-                    services.AddSingleton(clock);
-                }
-            },
-            ConfigureSilo = silo =>
-            {
-                silo.AddMemoryGrainStorage(AnalyticsStreams.Storage);
-                silo.AddMemoryStreams(AnalyticsStreams.Provider, 4, o =>
-                {
-                    o.PollInterval = TimeSpan.FromMilliseconds(10);
-                    o.CheckpointInterval = TimeSpan.FromMilliseconds(200);
-                });
-                silo.AddAnalytics(configure);
-            },
-        });
-
-    public static IStreamProvider Events(TestCluster cluster) => cluster.Silos[0].Services.GetStreamProvider(AnalyticsStreams.Provider);
+    public static Task<AnalyticsCluster> StartAsync(short silos = 1, TimeProvider? clock = null, Action<AnalyticsOptions>? configure = null) =>
+        AnalyticsCluster.StartAsync(silos, clock, configure);
 
     /// <summary>Appends each event as a record of its own, in chunks.</summary>
-    public static async Task ProduceAsync(TestCluster cluster, IEnumerable<AnalyticsEvent> events)
+    public static async Task ProduceAsync(AnalyticsCluster cluster, IEnumerable<AnalyticsEvent> events)
     {
         foreach (var chunk in events.Chunk(200))
         {
-            await Events(cluster).AppendAsync(chunk.Select(e => (new StreamId(AnalyticsStreams.Namespace, e.Source), (ReadOnlyMemory<byte>)EventSerializer.SerializeToUtf8Bytes(e))).ToList());
+            await cluster.Writer.AppendAsync(chunk.Select(e => (e.Source, (ReadOnlyMemory<byte>)EventSerializer.SerializeToUtf8Bytes(e))).ToList(), CancellationToken.None);
         }
     }
 
     /// <summary>Appends one record per source holding all its events as NDJSON, as the HTTP ingest path does.</summary>
-    public static async Task ProduceNdjsonAsync(TestCluster cluster, IEnumerable<AnalyticsEvent> events)
+    public static async Task ProduceNdjsonAsync(AnalyticsCluster cluster, IEnumerable<AnalyticsEvent> events)
     {
         var records = events.GroupBy(e => e.Source).Select(group =>
         {
             var buffer = new System.Buffers.ArrayBufferWriter<byte>();
             EventSerializer.WriteNdjson(buffer, group);
-            return (new StreamId(AnalyticsStreams.Namespace, group.Key), buffer.WrittenMemory);
+            return (group.Key, buffer.WrittenMemory);
         }).ToList();
-        await Events(cluster).AppendAsync(records);
+        await cluster.Writer.AppendAsync(records, CancellationToken.None);
     }
 
-    public static Task AppendRawAsync(TestCluster cluster, string source, string json) =>
-        Events(cluster).AppendAsync([(new StreamId(AnalyticsStreams.Namespace, source), Encoding.UTF8.GetBytes(json))]);
+    public static Task AppendRawAsync(AnalyticsCluster cluster, string source, string json) =>
+        cluster.Writer.AppendAsync([(source, Encoding.UTF8.GetBytes(json))], CancellationToken.None);
 
     public static async Task Eventually(Func<Task<bool>> condition, string because, TimeSpan? timeout = null)
     {
@@ -105,7 +174,7 @@ internal static class AnalyticsTestKit
     }
 
     /// <summary>Waits until the metric's count over the window reaches <paramref name="count"/>, then a little longer, so that a replay could show a double count.</summary>
-    public static async Task<MetricStats> SettledStatsAsync(TestCluster cluster, string metric, long count, TimeSpan window, TimeSpan? timeout = null)
+    public static async Task<MetricStats> SettledStatsAsync(AnalyticsCluster cluster, string metric, long count, TimeSpan window, TimeSpan? timeout = null)
     {
         var grain = cluster.GrainFactory.GetGrain<IMetricGrain>(metric);
         await Eventually(async () => (await grain.GetStats(window))?.Count >= count, $"{metric} reaches {count} events", timeout);

@@ -1,6 +1,6 @@
 using Analytics.Events;
 using Analytics.Grains;
-using Analytics.Runtime.Streaming;
+using Analytics.Streaming;
 using static Analytics.Tests.Grains.AnalyticsTestKit;
 
 namespace Analytics.Tests.Grains;
@@ -41,39 +41,38 @@ public sealed class DeduplicationTests
         await using var cluster = await StartAsync(clock: clock);
         var grain = cluster.GrainFactory.GetGrain<ISourceGrain>("replayed");
         const string queue = "test:replay";
-        StreamDelivery Delivery(params (long Sequence, int Sub, string? Id)[] items) => new()
+        QueueDelivery<AnalyticsEvent> Delivery(params (long Sequence, int Sub, string? Id)[] items) => new()
         {
             Queue = queue,
-            Namespace = AnalyticsStreams.Namespace,
-            First = new StreamSequenceToken(items[0].Sequence, items[0].Sub),
-            Last = new StreamSequenceToken(items[^1].Sequence, items[^1].Sub),
-            Items = items.Select(i => (object)Ev("replayed", "m", 1, T0, i.Id)).ToArray(),
-            Tokens = items.Select(i => new StreamSequenceToken(i.Sequence, i.Sub)).ToArray(),
+            First = new QueuePosition(items[0].Sequence, items[0].Sub),
+            Last = new QueuePosition(items[^1].Sequence, items[^1].Sub),
+            Items = items.Select(i => Ev("replayed", "m", 1, T0, i.Id)).ToArray(),
+            Positions = items.Select(i => new QueuePosition(i.Sequence, i.Sub)).ToArray(),
         };
 
         var first = Delivery((10, 0, "x"), (10, 1, "y"), (10, 2, "x"), (10, 3, null));
         var applied = await grain.OnNextAsync(first);
         Assert.Equal(DeliveryStatus.Applied, applied.Status);
-        Assert.Equal([new StreamSequenceToken(10, 2)], applied.Dropped);
+        Assert.Equal([new QueuePosition(10, 2)], applied.Dropped);
 
         // The same delivery again (the agent replays from its checkpoint): same judgement.
         var replay = await grain.OnNextAsync(first);
         Assert.Equal(DeliveryStatus.AlreadyApplied, replay.Status);
-        Assert.Equal([new StreamSequenceToken(10, 2)], replay.Dropped);
+        Assert.Equal([new QueuePosition(10, 2)], replay.Dropped);
 
         // A replay cut differently, straddling the watermark: the old part is judged, the new part is resent.
         var straddling = await grain.OnNextAsync(Delivery((10, 2, "x"), (10, 3, null), (11, 0, "x"), (11, 1, "w")));
         Assert.Equal(DeliveryStatus.ResendAfter, straddling.Status);
-        Assert.Equal(new StreamSequenceToken(10, 3), straddling.Watermark);
-        Assert.Equal([new StreamSequenceToken(10, 2)], straddling.Dropped);
+        Assert.Equal(new QueuePosition(10, 3), straddling.Watermark);
+        Assert.Equal([new QueuePosition(10, 2)], straddling.Dropped);
         var rest = await grain.OnNextAsync(Delivery((11, 0, "x"), (11, 1, "w")));
         Assert.Equal(DeliveryStatus.Applied, rest.Status);
-        Assert.Equal([new StreamSequenceToken(11, 0)], rest.Dropped);
+        Assert.Equal([new QueuePosition(11, 0)], rest.Dropped);
 
         // The first "x" is never a duplicate of itself, and a checkpoint is refused when behind.
         Assert.Null((await grain.OnNextAsync(Delivery((10, 0, "x")))).Dropped);
-        Assert.False(await grain.OnCheckpointAsync(new StreamCheckpointRequest(queue, new StreamSequenceToken(12, 0))));
-        Assert.True(await grain.OnCheckpointAsync(new StreamCheckpointRequest(queue, new StreamSequenceToken(11, 1))));
+        Assert.Equal(CheckpointAnswer.Pending, await grain.OnCheckpointAsync(new QueueCheckpointRequest(queue, new QueuePosition(12, 0))));
+        Assert.Equal(CheckpointAnswer.Flushed, await grain.OnCheckpointAsync(new QueueCheckpointRequest(queue, new QueuePosition(11, 1))));
         var summary = (await grain.GetSummary(TimeSpan.FromHours(1)))!;
         Assert.Equal(4, summary.Metrics["m"].Count); // x, y, the anonymous one, w
     }

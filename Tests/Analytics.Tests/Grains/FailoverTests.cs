@@ -1,6 +1,6 @@
 using Analytics.Events;
 using Analytics.Grains;
-using Analytics.Runtime.Streaming;
+using Analytics.Streaming;
 using Xunit.Abstractions;
 using static Analytics.Tests.Grains.AnalyticsTestKit;
 
@@ -26,7 +26,7 @@ public sealed class FailoverTests(ITestOutputHelper output)
         await Eventually(async () => (await cluster.GrainFactory.GetGrain<IMetricGrain>("cpu").GetStats(TimeSpan.FromHours(1)))?.Count >= 300, "delivery is under way");
 
         // Kill a silo that reads queues (so its un-checkpointed batches are replayed elsewhere) while events keep flowing.
-        var victim = cluster.Silos.First(s => s.Services.GetPullingAgents().Any());
+        var victim = cluster.Silos.First(s => s.ServiceProvider.GetQueueStatistics().Active.Count > 0);
         var producing = Task.Run(async () =>
         {
             await ProduceAsync(cluster, resent.Take(resent.Count / 2));
@@ -50,8 +50,8 @@ public sealed class FailoverTests(ITestOutputHelper output)
             Assert.Equal(40, stats.DistinctSources);
         }
 
-        var agents = cluster.Silos.SelectMany(s => s.Services.GetPullingAgents()).Select(a => a.Statistics).ToList();
-        output.WriteLine($"survivors' agents: {agents.Sum(a => a.Rewinds)} rewinds, {agents.Sum(a => a.Dropped)} duplicates dropped, {agents.Sum(a => a.Items)} items");
+        var agents = cluster.Queues;
+        output.WriteLine($"queues read by the survivors: {agents.Sum(a => a.Rewinds)} rewinds, {agents.Sum(a => a.Dropped)} duplicates dropped, {agents.Sum(a => a.Items)} items");
         Assert.True(agents.Sum(a => a.Dropped) > 0, "the resent events were dropped by the source grains");
 
         for (var s = 0; s < 40; s++)

@@ -2,7 +2,7 @@ using Analytics.Grains;
 using Analytics.Grains.Metrics;
 using Analytics.Grains.Sources;
 using Analytics.Grains.Streaming;
-using Analytics.Runtime.Persistence;
+using Orleans.Runtime;
 using Xunit.Abstractions;
 using static Analytics.Tests.Grains.AnalyticsTestKit;
 
@@ -53,8 +53,8 @@ public sealed class MemoryFootprintTests(ITestOutputHelper output)
         var heap = LiveBytes() - before;
         var state = new MetricState { SourceLatest = model.Sources.Latest, Buckets = [] };
         var snapshot = new MetricSnapshot { Generation = 1, Buckets = model.AllRecords() };
-        var stateBytes = GrainStateSerializer.Serialize(state).Length;
-        var snapshotBytes = GrainStateSerializer.Serialize(snapshot).Length;
+        var stateBytes = new Analytics.Grains.Persistence.JsonGrainStateSerializer().Serialize(state).ToArray().Length;
+        var snapshotBytes = new Analytics.Grains.Persistence.JsonGrainStateSerializer().Serialize(snapshot).ToArray().Length;
         var sketchBytes = snapshot.Buckets.Sum(b => (long)(b.Sketch?.Length ?? 0));
         var topBytes = snapshot.Buckets.Sum(b => (long)(b.Top?.Length ?? 0));
 
@@ -89,7 +89,7 @@ public sealed class MemoryFootprintTests(ITestOutputHelper output)
         }
 
         var heap = LiveBytes() - before;
-        var json = GrainStateSerializer.Serialize(state).Length;
+        var json = new Analytics.Grains.Persistence.JsonGrainStateSerializer().Serialize(state).ToArray().Length;
         var first = state.Metrics.First();
         output.WriteLine($"source grain, default tiers, {first.Value.Tiers.Sum(t => t.Count)} buckets per metric:");
         output.WriteLine($"  heap {heap / Metrics} bytes per metric (estimate {first.Value.EstimateBytes(first.Key)}), stored {json / Metrics} bytes per metric (JSON with binary buckets)");

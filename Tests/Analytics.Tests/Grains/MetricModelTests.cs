@@ -2,7 +2,7 @@ using Analytics.Events;
 using Analytics.Grains;
 using Analytics.Grains.Metrics;
 using Analytics.Grains.Streaming;
-using Analytics.Runtime.Persistence;
+using Orleans.Runtime;
 using FsCheck;
 using FsCheck.Fluent;
 using static Analytics.Tests.Grains.AnalyticsTestKit;
@@ -192,15 +192,16 @@ public sealed class MetricModelTests
     }
 }
 
-/// <summary>An IPersistentState that round-trips through the runtime's serializer, with a failure switch.</summary>
+/// <summary>An IPersistentState that round-trips through the grain-state serializer, with a failure switch.</summary>
 internal sealed class FakeState<T> : IPersistentState<T>
     where T : new()
 {
+    private static readonly Analytics.Grains.Persistence.JsonGrainStateSerializer Serializer = new();
     private byte[]? _stored;
 
     public T State { get; set; } = new();
 
-    public string? ETag { get; set; }
+    public string? Etag { get; set; }
 
     public bool RecordExists { get; set; }
 
@@ -212,14 +213,14 @@ internal sealed class FakeState<T> : IPersistentState<T>
 
     public FakeState<T> CopyStored() => new() { _stored = _stored };
 
-    public Task ReadStateAsync(CancellationToken cancellationToken = default)
+    public Task ReadStateAsync()
     {
-        State = _stored is null ? new T() : GrainStateSerializer.Deserialize<T>(_stored)!;
+        State = _stored is null ? new T() : Serializer.Deserialize<T>(new BinaryData(_stored));
         RecordExists = _stored is not null;
         return Task.CompletedTask;
     }
 
-    public Task WriteStateAsync(CancellationToken cancellationToken = default)
+    public Task WriteStateAsync()
     {
         if (FailNextWrite)
         {
@@ -227,13 +228,13 @@ internal sealed class FakeState<T> : IPersistentState<T>
             throw new IOException("injected write failure");
         }
 
-        _stored = GrainStateSerializer.Serialize(State);
+        _stored = Serializer.Serialize(State).ToArray();
         RecordExists = true;
         Writes++;
         return Task.CompletedTask;
     }
 
-    public Task ClearStateAsync(CancellationToken cancellationToken = default)
+    public Task ClearStateAsync()
     {
         _stored = null;
         State = new T();

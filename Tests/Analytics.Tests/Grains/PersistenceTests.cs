@@ -37,7 +37,7 @@ public sealed class PersistenceTests
         Assert.Equal(events.Where(e => e.Metric == "temp").Sum(e => e.Value) + 1000, temp.Sum);
     }
 
-    private static async Task<string> ReadAllAsync(Analytics.Runtime.Testing.TestCluster cluster)
+    private static async Task<string> ReadAllAsync(AnalyticsCluster cluster)
     {
         var parts = new List<string>();
         foreach (var metric in new[] { "temp", "hum" })

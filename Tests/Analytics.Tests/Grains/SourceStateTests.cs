@@ -1,7 +1,7 @@
 using Analytics.Grains;
 using Analytics.Grains.Sources;
-using Analytics.Runtime.Persistence;
-using Analytics.Runtime.Streaming;
+using Orleans.Runtime;
+using Analytics.Streaming;
 using static Analytics.Tests.Grains.AnalyticsTestKit;
 
 namespace Analytics.Tests.Grains;
@@ -26,10 +26,10 @@ public sealed class SourceStateTests
 
         var dedup = new Deduplicator(state.Claims, 10 * Minute);
         var queue = Deduplicator.QueueHash("events:0");
-        Assert.False(dedup.ClaimOrDetect("a", Deduplicator.ItemHash(queue, new StreamSequenceToken(5)), T0));
-        Assert.False(dedup.ClaimOrDetect("b", Deduplicator.ItemHash(queue, new StreamSequenceToken(5, 1)), T0 - Minute));
+        Assert.False(dedup.ClaimOrDetect("a", Deduplicator.ItemHash(queue, new QueuePosition(5)), T0));
+        Assert.False(dedup.ClaimOrDetect("b", Deduplicator.ItemHash(queue, new QueuePosition(5, 1)), T0 - Minute));
 
-        var copy = GrainStateSerializer.Deserialize<SourceState>(GrainStateSerializer.Serialize(state))!;
+        var copy = new Analytics.Grains.Persistence.JsonGrainStateSerializer().Deserialize<SourceState>(new Analytics.Grains.Persistence.JsonGrainStateSerializer().Serialize(state));
         var read = copy.Metrics["temp"];
         read.Attach(Tiers);
         Assert.Equal((metric.Last, metric.LastTimestamp), (read.Last, read.LastTimestamp));
@@ -40,9 +40,9 @@ public sealed class SourceStateTests
 
         Assert.Equal(state.Claims, copy.Claims);
         var again = new Deduplicator(copy.Claims, 10 * Minute);
-        Assert.True(again.ClaimOrDetect("a", Deduplicator.ItemHash(queue, new StreamSequenceToken(6)), T0));
-        Assert.False(again.IsDuplicateOf("a", Deduplicator.ItemHash(queue, new StreamSequenceToken(5))));
-        Assert.True(again.IsDuplicateOf("b", Deduplicator.ItemHash(Deduplicator.QueueHash("events:1"), new StreamSequenceToken(5, 1))));
+        Assert.True(again.ClaimOrDetect("a", Deduplicator.ItemHash(queue, new QueuePosition(6)), T0));
+        Assert.False(again.IsDuplicateOf("a", Deduplicator.ItemHash(queue, new QueuePosition(5))));
+        Assert.True(again.IsDuplicateOf("b", Deduplicator.ItemHash(Deduplicator.QueueHash("events:1"), new QueuePosition(5, 1))));
         again.Expire(T0 + (9 * Minute) + 30_000);
         Assert.Equal(1, again.Count);
     }
