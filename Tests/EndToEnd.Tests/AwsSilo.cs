@@ -2,7 +2,9 @@ using System.Globalization;
 using System.Text;
 using Analytics.Aws.Tests;
 using Analytics.Aws.Kinesis;
-using Analytics.Runtime.Streaming;
+using Analytics.Aws.Kinesis;
+using Analytics.Streaming.Kinesis;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Analytics.EndToEnd.Tests;
 
@@ -24,7 +26,7 @@ internal sealed class AwsSilo(EmulatorHost emulators, string stream, string tabl
             {
                 ["AWS_ACCESS_KEY_ID"] = "test",
                 ["AWS_SECRET_ACCESS_KEY"] = "test",
-                ["Logging__LogLevel__Analytics.Runtime.Streaming"] = "Information",
+                ["Logging__LogLevel__Analytics.Streaming"] = "Information",
             },
             [
                 $"--Kinesis:StreamName={stream}",
@@ -64,8 +66,8 @@ internal static class KinesisProducer
     /// </summary>
     public static async Task PutAsync(KinesisClient client, string stream, IReadOnlyList<SiloApi.Sent> events, int eventsPerRecord = 25)
     {
-        var adapter = new KinesisQueueAdapter("producer", client, new KinesisStreamOptions { StreamName = stream });
-        var records = new List<(StreamId, ReadOnlyMemory<byte>)>();
+        var writer = new KinesisQueueWriter(client, new KinesisStreamOptions { StreamName = stream }, TimeProvider.System, NullLogger<KinesisQueueWriter>.Instance);
+        var records = new List<(string, ReadOnlyMemory<byte>)>();
         var shape = 0;
         foreach (var source in events.GroupBy(e => e.Source))
         {
@@ -81,11 +83,11 @@ internal static class KinesisProducer
                     (2, _) => KplAggregation.Aggregate(items.Select(i => new KplRecord(source.Key, Encoding.UTF8.GetBytes(i))).ToList()),
                     _ => Encoding.UTF8.GetBytes(string.Join("\n", items) + "\n"),
                 };
-                records.Add((new StreamId("events", source.Key), data));
+                records.Add((source.Key, data));
             }
         }
 
-        await adapter.AppendAsync(records, CancellationToken.None);
+        await writer.AppendAsync(records, CancellationToken.None);
     }
 
     /// <summary>Events with integer values (exact sums in any order) over sources and metrics, timestamps in the last two minutes.</summary>
