@@ -32,14 +32,14 @@ internal sealed class CallOptions
 
     public Option<string> ClusterId { get; } = new("--cluster-id")
     {
-        Description = $"The silos' Orleans:ClusterId (formerly Cluster:Id). [default: {AnalyticsClusterClientOptions.DefaultClusterId}]",
+        Description = "The silos' Orleans:ClusterId (formerly Cluster:Id).",
         HelpName = "id",
         DefaultValueFactory = _ => AnalyticsClusterClientOptions.DefaultClusterId,
     };
 
     public Option<string> ServiceId { get; } = new("--service-id")
     {
-        Description = $"The silos' Orleans:ServiceId. [default: {AnalyticsClusterClientOptions.DefaultServiceId}]",
+        Description = "The silos' Orleans:ServiceId.",
         HelpName = "id",
         DefaultValueFactory = _ => AnalyticsClusterClientOptions.DefaultServiceId,
     };
