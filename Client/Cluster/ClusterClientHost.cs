@@ -51,6 +51,7 @@ internal sealed class ClusterClientHost : IAsyncDisposable
                 return;
             }
 
+            _pinning?.Reset();
             var diagnostics = new ConnectionDiagnostics();
             var host = Build(diagnostics);
             using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);

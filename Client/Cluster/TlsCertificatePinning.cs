@@ -23,6 +23,9 @@ public sealed class TlsCertificatePinning
     /// <summary>Why the last certificate was refused (null: none was).</summary>
     public string? LastRejection => _lastRejection;
 
+    /// <summary>Forgets the last refusal, before a new connect.</summary>
+    public void Reset() => _lastRejection = null;
+
     /// <summary>
     /// Upper-case hex without separators; accepts the forms Windows and
     /// <c>openssl x509 -noout -fingerprint -sha1</c> print (colons, spaces, a <c>SHA1 Fingerprint=</c> prefix).
