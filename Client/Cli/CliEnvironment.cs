@@ -1,7 +1,6 @@
 using Amazon.Runtime;
 using Analytics.Client.Sending;
 using Analytics.Aws.Kinesis;
-using Analytics.Runtime.Aws.Kinesis;
 
 namespace Analytics.Client.Cli;
 

@@ -2,7 +2,6 @@ using System.CommandLine;
 using Amazon.Runtime;
 using Analytics.Client.Kinesis;
 using Analytics.Aws.Kinesis;
-using Analytics.Runtime.Aws.Kinesis;
 
 namespace Analytics.Client.Cli;
 

@@ -5,7 +5,6 @@ using Amazon.Runtime;
 using Analytics.Client.Sending;
 using Analytics.Events;
 using Analytics.Aws.Kinesis;
-using Analytics.Runtime.Aws.Kinesis;
 
 namespace Analytics.Client.Kinesis;
 

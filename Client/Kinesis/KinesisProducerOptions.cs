@@ -1,5 +1,4 @@
 using Analytics.Aws.Kinesis;
-using Analytics.Runtime.Aws.Kinesis;
 
 namespace Analytics.Client.Kinesis;
 

@@ -2,7 +2,6 @@ using Amazon.Runtime;
 using Analytics.Client.Cli;
 using Analytics.Client.Sending;
 using Analytics.Aws.Kinesis;
-using Analytics.Runtime.Aws.Kinesis;
 
 namespace Analytics.Client.Tests;
 

@@ -3,7 +3,6 @@ using System.Text;
 using System.Text.Json;
 using Amazon.Runtime;
 using Analytics.Aws.Kinesis;
-using Analytics.Runtime.Aws.Kinesis;
 
 namespace Analytics.Client.Tests;
 

@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Text.Json;
 using Analytics.Client.Cli;
 using Analytics.Aws.Kinesis;
-using Analytics.Runtime.Aws.Kinesis;
 
 namespace Analytics.Client.Tests;
 
