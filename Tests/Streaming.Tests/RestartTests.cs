@@ -65,7 +65,8 @@ public sealed class RestartTests : IDisposable
         await producing;
         await cluster.Cluster.WaitForLivenessToStabilizeAsync(didKill: true);
 
-        await Eventually.TrueAsync(async () => await cluster.CountAsync(40) >= 4000, "every item arrives after the fail-over", TimeSpan.FromSeconds(90));
+        await Eventually.TrueAsync(async () => await cluster.CountAsync(40) >= 4000, "every item arrives after the fail-over", TimeSpan.FromSeconds(90), async () =>
+            $"{await cluster.CountAsync(40)} counted; queues: " + string.Join(", ", cluster.Statistics.Select(s => $"{s.Queue} active={s.Active} records={s.Records} rewinds={s.Rewinds} checkpoints={s.Checkpoints} committed={s.Committed} last={s.LastDelivered}")));
         await Task.Delay(1000);
         await cluster.AssertExactAsync(4000, keys: 40);
     }

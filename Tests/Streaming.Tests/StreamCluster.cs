@@ -134,14 +134,14 @@ public sealed class StreamCluster : IAsyncDisposable
 
 public static class Eventually
 {
-    public static async Task TrueAsync(Func<Task<bool>> condition, string because, TimeSpan? timeout = null)
+    public static async Task TrueAsync(Func<Task<bool>> condition, string because, TimeSpan? timeout = null, Func<Task<string>>? describe = null)
     {
         var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
         while (!await condition())
         {
             if (DateTime.UtcNow > deadline)
             {
-                Assert.Fail($"Timed out waiting: {because}");
+                Assert.Fail($"Timed out waiting: {because}" + (describe is null ? "" : $" ({await describe()})"));
             }
 
             await Task.Delay(50);
