@@ -70,7 +70,7 @@ public sealed class CoreProviderTests : IDisposable
         var metrics = cluster.LiveSilo.ServiceProvider.GetRequiredService<StreamMetrics>();
         listener.InstrumentPublished = (instrument, l) =>
         {
-            if (instrument.Meter.Name == StreamMetrics.MeterName)
+            if (ReferenceEquals(instrument.Meter, metrics.Meter) && instrument.Meter.Name == StreamMetrics.MeterName)
             {
                 l.EnableMeasurementEvents(instrument);
             }
