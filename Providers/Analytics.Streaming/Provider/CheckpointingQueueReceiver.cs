@@ -32,6 +32,8 @@ public sealed partial class CheckpointingQueueReceiver : IQueueAdapterReceiver
     private readonly List<QueueItem> _items = [];
     private QueuePosition? _committed;
     private QueuePosition? _lastRead;
+    private QueuePosition? _highWater;
+    private int _rewindsSinceCheckpoint;
     private int _epoch;
     private long _ordinal;
     private long _lastCheckpoint;
@@ -285,6 +287,11 @@ public sealed partial class CheckpointingQueueReceiver : IQueueAdapterReceiver
         }
 
         _lastRead = pageEnd;
+        if (_highWater is not { } highWater || pageEnd > highWater)
+        {
+            _highWater = pageEnd;
+        }
+
         Statistics.AddPage(records.Count, page.Items.Count);
         Statistics.SetLastDelivered(pageEnd);
         return true;
