@@ -69,6 +69,13 @@ internal sealed class KinesisCluster : IAsyncDisposable
         await Cluster.KillSiloAsync(silo);
     }
 
+    /// <summary>Cuts the silo off from the lease table only: its leases expire while it lives on.</summary>
+    public void CutLeaseTable(InProcessSiloHandle silo) => _faults[silo.Name].CutLeaseTable();
+
+    /// <summary>The shards the silo's balancer believes it holds.</summary>
+    public static IReadOnlyList<string> HeldBy(InProcessSiloHandle silo) =>
+        silo.SiloHost.Services.GetRequiredKeyedService<KinesisQueueBalancer>(Provider).Leases.HeldShards;
+
     public static string Owner(InProcessSiloHandle silo) => silo.SiloAddress.ToParsableString();
 
     public async Task AppendAsync(int from, int count, int keys) =>

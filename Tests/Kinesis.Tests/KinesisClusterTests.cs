@@ -87,4 +87,71 @@ public sealed class KinesisClusterTests(EmulatorHost emulators, ITestOutputHelpe
             Assert.Equal(2, final.Count(l => !l.IsEnded && l.Owner is not null));
         });
     }
+
+    [Fact]
+    public async Task A_silo_cut_off_from_the_lease_table_stops_reading_and_its_shards_move_once_the_leases_expire()
+    {
+        const int Shards = 4, Keys = 20;
+        var stream = await CreateAsync(_client, "cluster-cut", Shards);
+        await using var cluster = await KinesisCluster.StartAsync(emulators, _client, stream, silos: 2, _ => { });
+        await cluster.Log.DumpOnFailureAsync(output, async () =>
+        {
+            var silos = cluster.Cluster.Silos.ToList();
+            await KinesisCluster.EventuallyAsync(() => cluster.AllOwnedByAsync(silos, Shards), TimeSpan.FromSeconds(30), "both silos hold shards");
+            await cluster.AppendAsync(0, 1000, Keys);
+
+            // The membership still sees the silo alive: only the lease length (10 s) can move its shards.
+            var (cut, other) = (silos[0], silos[1]);
+            var clock = Stopwatch.StartNew();
+            cluster.CutLeaseTable(cut);
+            await KinesisCluster.EventuallyAsync(() => cluster.AllOwnedByAsync([other], Shards), TimeSpan.FromSeconds(30), "the other silo holds every shard");
+            var takeover = clock.Elapsed;
+            await KinesisCluster.EventuallyAsync(() => Task.FromResult(KinesisCluster.HeldBy(cut).Count == 0), TimeSpan.FromSeconds(15), "the cut-off silo lets its shards go");
+            var letGo = clock.Elapsed;
+            await cluster.AppendAsync(1000, 1000, Keys);
+            await KinesisCluster.EventuallyAsync(async () => (await cluster.ReportsAsync(Keys)).Sum(r => r.Count) >= 2000, TimeSpan.FromSeconds(60), "every record is delivered");
+            output.WriteLine($"lease table cut to all {Shards} shards owned by the other silo: {takeover.TotalSeconds:0.0} s; the cut-off silo stopped reading after {letGo.TotalSeconds:0.0} s");
+
+            await Task.Delay(500);
+            Assert.All(await cluster.ReportsAsync(Keys), r => Assert.Equal(new TallyReport(2000 / Keys, 0, 0), r));
+            // The other silo counts the lease length from when it saw the last renewal, up to a renew period before the cut.
+            Assert.InRange(takeover, TimeSpan.FromSeconds(10 - (10 / 3.0)), TimeSpan.FromSeconds(20));
+        });
+    }
+
+    [Fact]
+    public async Task A_gracefully_stopped_silo_checkpoints_and_hands_its_shards_over_at_once()
+    {
+        const int Shards = 4, Keys = 20;
+        var stream = await CreateAsync(_client, "cluster-stop", Shards);
+        await using var cluster = await KinesisCluster.StartAsync(emulators, _client, stream, silos: 2, _ => { });
+        await cluster.Log.DumpOnFailureAsync(output, async () =>
+        {
+            var silos = cluster.Cluster.Silos.ToList();
+            await KinesisCluster.EventuallyAsync(() => cluster.AllOwnedByAsync(silos, Shards), TimeSpan.FromSeconds(30), "both silos hold shards");
+            await cluster.AppendAsync(0, 1000, Keys);
+            await KinesisCluster.EventuallyAsync(async () => (await cluster.ReportsAsync(Keys)).Sum(r => r.Count) >= 1000, TimeSpan.FromSeconds(30), "everything is delivered");
+
+            var (leaving, staying) = (silos[1], silos[0]);
+            var held = (await cluster.Leases.ListAsync(CancellationToken.None)).Where(l => l.Owner == KinesisCluster.Owner(leaving)).Select(l => l.Shard).ToList();
+            Assert.NotEmpty(held);
+            var clock = Stopwatch.StartNew();
+            await cluster.Cluster.StopSiloAsync(leaving);
+            var stopped = clock.Elapsed;
+
+            // Released on stop, with the checkpoints of everything delivered.
+            var after = (await cluster.Leases.ListAsync(CancellationToken.None)).Where(l => held.Contains(l.Shard)).ToList();
+            Assert.All(after, l => Assert.NotEqual(KinesisCluster.Owner(leaving), l.Owner));
+            Assert.All(after, l => Assert.NotNull(l.Checkpoint));
+            await KinesisCluster.EventuallyAsync(() => cluster.AllOwnedByAsync([staying], Shards), TimeSpan.FromSeconds(15), "the other silo holds every shard");
+            var takeover = clock.Elapsed;
+            output.WriteLine($"graceful stop took {stopped.TotalSeconds:0.00} s; all {Shards} shards owned by the other silo {takeover.TotalSeconds:0.00} s after it began");
+
+            await cluster.AppendAsync(1000, 1000, Keys);
+            await KinesisCluster.EventuallyAsync(async () => (await cluster.ReportsAsync(Keys)).Sum(r => r.Count) >= 2000, TimeSpan.FromSeconds(30), "new records are delivered");
+            await Task.Delay(500);
+            Assert.All(await cluster.ReportsAsync(Keys), r => Assert.Equal(new TallyReport(2000 / Keys, 0, 0), r));
+            Assert.True(takeover - stopped < TimeSpan.FromSeconds(5), "taken at the next pass, not after the lease length");
+        });
+    }
 }

@@ -64,8 +64,21 @@ public sealed class SharedGrainStorage(SharedStateStore store, SiloFaults faults
 public sealed class SiloFaults
 {
     private volatile bool _crashed;
+    private volatile bool _leasesCut;
 
     public void Crash() => _crashed = true;
+
+    /// <summary>Only the lease table becomes unreachable; the silo and its grains go on.</summary>
+    public void CutLeaseTable() => _leasesCut = true;
+
+    public void ThrowIfLeasesCut()
+    {
+        ThrowIfCrashed();
+        if (_leasesCut)
+        {
+            throw new IOException("This silo cannot reach the lease table.");
+        }
+    }
 
     public void ThrowIfCrashed()
     {
@@ -100,13 +113,13 @@ public sealed class CrashableLeaseTable(IShardLeaseTable inner, SiloFaults fault
 
     private Task<T> Run<T>(Func<Task<T>> call)
     {
-        faults.ThrowIfCrashed();
+        faults.ThrowIfLeasesCut();
         return call();
     }
 
     private Task Run(Func<Task> call)
     {
-        faults.ThrowIfCrashed();
+        faults.ThrowIfLeasesCut();
         return call();
     }
 }
