@@ -5,9 +5,12 @@ namespace Analytics.Streaming;
 /// grain applies each item exactly once however often a receiver replays (see ARCHITECTURE.md,
 /// "Exactly-once delivery").
 /// </summary>
+/// <remarks>Serializable by Orleans too, for grain storage that uses Orleans' serializer (the memory store).</remarks>
+[GenerateSerializer, Alias("Analytics.StreamWatermarks")]
 public sealed class StreamWatermarks
 {
     /// <summary>Queue name to the position of the last item applied (as text, for storage).</summary>
+    [Id(0)]
     public Dictionary<string, string> Applied { get; set; } = new(StringComparer.Ordinal);
 
     public QueuePosition? Get(string queue) =>

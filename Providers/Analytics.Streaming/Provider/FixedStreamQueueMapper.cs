@@ -7,9 +7,9 @@ namespace Analytics.Streaming;
 /// <summary>
 /// A fixed set of queues, one per partition of the provider's log, with the stream-to-queue
 /// mapping the provider's writer uses (so a stream's records and the queue Orleans reads them
-/// from agree). Queue i is named "{provider}-{i}".
+/// from agree). Queues sit evenly on Orleans' consistent ring. Queue i is named "{provider}-{i}".
 /// </summary>
-public sealed class FixedStreamQueueMapper : IStreamQueueMapper
+public sealed class FixedStreamQueueMapper : IConsistentRingStreamQueueMapper
 {
     private readonly QueueId[] _queues;
     private readonly Func<string, int> _partitionOf;
@@ -26,6 +26,9 @@ public sealed class FixedStreamQueueMapper : IStreamQueueMapper
     }
 
     public IEnumerable<QueueId> GetAllQueues() => _queues;
+
+    /// <summary>For Orleans' consistent ring balancer: the queues whose place on the ring is in a silo's range.</summary>
+    public IEnumerable<QueueId> GetQueuesForRange(IRingRange range) => _queues.Where(q => range.InRange(q.GetUniformHashCode()));
 
     public QueueId GetQueueForStream(StreamId streamId) => _queues[PartitionOf(streamId.GetKeyAsString())];
 

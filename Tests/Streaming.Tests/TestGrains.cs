@@ -1,0 +1,139 @@
+using Orleans.Streams;
+
+namespace Analytics.Streaming.Tests;
+
+[Alias("Tests.IDedupGrain")]
+public interface IDedupGrain : IQueueConsumer<TestItem>
+{
+    [Alias("Ids")]
+    Task<IReadOnlyList<string>> IdsAsync();
+
+    /// <summary>Deactivates without writing; true when something applied was not yet written (and is now lost).</summary>
+    [Alias("LoseUnflushed")]
+    Task<bool> LoseUnflushedAsync();
+}
+
+[Alias("Tests.ISumGrain")]
+public interface ISumGrain : IQueueCheckpointParticipant
+{
+    [Alias("Get")]
+    Task<SumSnapshot> GetAsync();
+
+    [Alias("LoseUnflushed")]
+    Task<bool> LoseUnflushedAsync();
+}
+
+public sealed class DedupState
+{
+    /// <summary>Each id with the position where it was first seen: a later position with the same id is a duplicate, on replays too.</summary>
+    public Dictionary<string, string> FirstSeen { get; set; } = [];
+
+    public List<string> Order { get; set; } = [];
+
+    public StreamWatermarks Watermarks { get; set; } = new();
+}
+
+public sealed class SumState
+{
+    public List<string> Ids { get; set; } = [];
+
+    public long Sum { get; set; }
+
+    public StreamWatermarks Watermarks { get; set; } = new();
+}
+
+/// <summary>What a sum grain holds, as the tests read it.</summary>
+[GenerateSerializer, Immutable, Alias("Tests.SumSnapshot")]
+public sealed record SumSnapshot([property: Id(0)] IReadOnlyList<string> Ids, [property: Id(1)] long Sum);
+
+/// <summary>The direct consumer: owns deduplication, reports duplicates as dropped for every item it can judge.</summary>
+public sealed class DedupGrain([PersistentState("dedup", StreamCluster.Storage)] IPersistentState<DedupState> state) : QueueConsumerGrain, IDedupGrain
+{
+    private bool _lose;
+
+    protected override StreamWatermarks Watermarks => state.State.Watermarks;
+
+    protected override Task WriteAsync() => state.WriteStateAsync();
+
+    public Task<DeliveryOutcome> OnNextAsync(QueueDelivery<TestItem> delivery)
+    {
+        var positions = delivery.Positions!;
+        var outcome = ApplyOnce(delivery, d =>
+        {
+            for (var i = 0; i < d.Items.Count; i++)
+            {
+                if (state.State.FirstSeen.TryAdd(d.Items[i].Id, positions[i].ToString()))
+                {
+                    state.State.Order.Add(d.Items[i].Id);
+                }
+            }
+        });
+        if (outcome.Status == DeliveryStatus.Gap)
+        {
+            return Task.FromResult(outcome);
+        }
+
+        var dropped = new List<QueuePosition>();
+        for (var i = 0; i < delivery.Items.Count; i++)
+        {
+            if (state.State.FirstSeen.TryGetValue(delivery.Items[i].Id, out var first) && first != positions[i].ToString())
+            {
+                dropped.Add(positions[i]);
+            }
+        }
+
+        return Task.FromResult(outcome with { Dropped = dropped });
+    }
+
+    public Task<IReadOnlyList<string>> IdsAsync() => Task.FromResult<IReadOnlyList<string>>(state.State.Order.ToList());
+
+    public Task<bool> LoseUnflushedAsync()
+    {
+        _lose = true;
+        DeactivateOnIdle();
+        return Task.FromResult(Dirty);
+    }
+
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken) =>
+        _lose ? Task.CompletedTask : base.OnDeactivateAsync(reason, cancellationToken);
+}
+
+/// <summary>The stream consumer: sums what the dedup grains let through, fed by Orleans' pulling agent.</summary>
+[ImplicitStreamSubscription(TestPageHandler.Namespace)]
+public sealed class SumGrain([PersistentState("sum", StreamCluster.Storage)] IPersistentState<SumState> state) : QueueConsumerGrain, ISumGrain
+{
+    private bool _lose;
+
+    protected override StreamWatermarks Watermarks => state.State.Watermarks;
+
+    protected override Task WriteAsync() => state.WriteStateAsync();
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        var stream = this.GetStreamProvider(StreamCluster.Provider).GetStream<QueueDelivery<SumPartial>>(StreamId.Create(TestPageHandler.Namespace, this.GetPrimaryKeyString()));
+        await stream.SubscribeAsync((delivery, _) =>
+        {
+            ApplyOnce(delivery, d =>
+            {
+                foreach (var partial in d.Items)
+                {
+                    state.State.Ids.AddRange(partial.Ids);
+                    state.State.Sum += partial.Sum;
+                }
+            });
+            return Task.CompletedTask;
+        });
+    }
+
+    public Task<SumSnapshot> GetAsync() => Task.FromResult(new SumSnapshot(state.State.Ids.ToList(), state.State.Sum));
+
+    public Task<bool> LoseUnflushedAsync()
+    {
+        _lose = true;
+        DeactivateOnIdle();
+        return Task.FromResult(Dirty);
+    }
+
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken) =>
+        _lose ? Task.CompletedTask : base.OnDeactivateAsync(reason, cancellationToken);
+}
