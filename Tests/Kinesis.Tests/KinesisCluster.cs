@@ -94,6 +94,19 @@ internal sealed class KinesisCluster : IAsyncDisposable
         return open.Count == shards && open.All(l => l.Owner is not null && owners.Contains(l.Owner));
     }
 
+    /// <summary>True when every shard is held by one of the given silos, and each holds its fair share (no more than one apart).</summary>
+    public async Task<bool> BalancedOverAsync(IReadOnlyList<InProcessSiloHandle> silos, int shards)
+    {
+        if (!await AllOwnedByAsync(silos, shards))
+        {
+            return false;
+        }
+
+        var held = (await Leases.ListAsync(CancellationToken.None)).Where(l => !l.IsEnded).GroupBy(l => l.Owner!).ToDictionary(g => g.Key, g => g.Count());
+        var counts = silos.Select(s => held.GetValueOrDefault(Owner(s))).ToList();
+        return counts.Max() - counts.Min() <= 1 && silos.All(s => HeldBy(s).Count == held.GetValueOrDefault(Owner(s)));
+    }
+
     public static async Task EventuallyAsync(Func<Task<bool>> condition, TimeSpan timeout, string because)
     {
         var deadline = DateTime.UtcNow + timeout;

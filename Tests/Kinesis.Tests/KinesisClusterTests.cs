@@ -23,7 +23,7 @@ public sealed class KinesisClusterTests(EmulatorHost emulators, ITestOutputHelpe
         await cluster.Log.DumpOnFailureAsync(output, async () =>
         {
             var silos = cluster.Cluster.Silos.ToList();
-            await KinesisCluster.EventuallyAsync(() => cluster.AllOwnedByAsync(silos, Shards), TimeSpan.FromSeconds(30), "the three silos hold every shard");
+            await KinesisCluster.EventuallyAsync(() => cluster.BalancedOverAsync(silos, Shards), TimeSpan.FromSeconds(30), "the three silos share the shards evenly");
 
             await cluster.AppendAsync(0, 1500, Keys);
             await KinesisCluster.EventuallyAsync(async () => (await cluster.ReportsAsync(Keys)).Sum(r => r.Count) >= 500, TimeSpan.FromSeconds(30), "delivery is under way");
@@ -32,9 +32,11 @@ public sealed class KinesisClusterTests(EmulatorHost emulators, ITestOutputHelpe
             var victim = silos.First(s => leases.Any(l => l.Owner == KinesisCluster.Owner(s)));
             var survivors = silos.Where(s => s != victim).ToList();
             var clock = Stopwatch.StartNew();
+            cluster.Log.Mark($"crashing {victim.Name}");
             await cluster.CrashAsync(victim);
             var writing = cluster.AppendAsync(1500, 1500, Keys);
             await KinesisCluster.EventuallyAsync(() => cluster.AllOwnedByAsync(survivors, Shards), TimeSpan.FromSeconds(40), "the survivors hold every shard");
+            cluster.Log.Mark("the survivors hold every shard");
             var takeover = clock.Elapsed;
             await writing;
             await KinesisCluster.EventuallyAsync(async () => (await cluster.ReportsAsync(Keys)).Sum(r => r.Count) >= 3000, TimeSpan.FromSeconds(60), "every record is delivered");
@@ -45,6 +47,7 @@ public sealed class KinesisClusterTests(EmulatorHost emulators, ITestOutputHelpe
             var reports = await cluster.ReportsAsync(Keys);
             Assert.All(reports, r => Assert.Equal(new TallyReport(3000 / Keys, 0, 0), r));
             Assert.True(takeover < TimeSpan.FromSeconds(20), $"taken over in {takeover.TotalSeconds:0.0} s");
+            await KinesisCluster.EventuallyAsync(() => cluster.BalancedOverAsync(survivors, Shards), TimeSpan.FromSeconds(10), "the survivors share the shards evenly");
         });
     }
 
@@ -97,7 +100,7 @@ public sealed class KinesisClusterTests(EmulatorHost emulators, ITestOutputHelpe
         await cluster.Log.DumpOnFailureAsync(output, async () =>
         {
             var silos = cluster.Cluster.Silos.ToList();
-            await KinesisCluster.EventuallyAsync(() => cluster.AllOwnedByAsync(silos, Shards), TimeSpan.FromSeconds(30), "both silos hold shards");
+            await KinesisCluster.EventuallyAsync(() => cluster.BalancedOverAsync(silos, Shards), TimeSpan.FromSeconds(30), "both silos share the shards evenly");
             await cluster.AppendAsync(0, 1000, Keys);
 
             // The membership still sees the silo alive: only the lease length (10 s) can move its shards.
@@ -128,7 +131,7 @@ public sealed class KinesisClusterTests(EmulatorHost emulators, ITestOutputHelpe
         await cluster.Log.DumpOnFailureAsync(output, async () =>
         {
             var silos = cluster.Cluster.Silos.ToList();
-            await KinesisCluster.EventuallyAsync(() => cluster.AllOwnedByAsync(silos, Shards), TimeSpan.FromSeconds(30), "both silos hold shards");
+            await KinesisCluster.EventuallyAsync(() => cluster.BalancedOverAsync(silos, Shards), TimeSpan.FromSeconds(30), "both silos share the shards evenly");
             await cluster.AppendAsync(0, 1000, Keys);
             await KinesisCluster.EventuallyAsync(async () => (await cluster.ReportsAsync(Keys)).Sum(r => r.Count) >= 1000, TimeSpan.FromSeconds(30), "everything is delivered");
 

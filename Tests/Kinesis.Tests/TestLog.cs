@@ -12,23 +12,36 @@ internal sealed class TestLog : ILoggerProvider
 
     public IReadOnlyCollection<string> Lines => _lines;
 
-    /// <summary>Runs a test's steps; when one fails, what the silos logged goes to the test's output.</summary>
+    /// <summary>
+    /// Runs a test's steps; when one fails (or KINESIS_TESTS_LOG=1 is set), what the silos logged
+    /// goes to the test's output.
+    /// </summary>
     public async Task DumpOnFailureAsync(Xunit.Abstractions.ITestOutputHelper output, Func<Task> steps)
     {
+        var always = Environment.GetEnvironmentVariable("KINESIS_TESTS_LOG") == "1";
         try
         {
             await steps();
         }
         catch
         {
-            foreach (var line in _lines)
-            {
-                output.WriteLine(line);
-            }
-
+            always = true;
             throw;
         }
+        finally
+        {
+            if (always)
+            {
+                foreach (var line in _lines)
+                {
+                    output.WriteLine(line);
+                }
+            }
+        }
     }
+
+    /// <summary>A line of the test's own, to see its steps among the silos' lines.</summary>
+    public void Mark(string step) => _lines.Enqueue($"{_clock.Elapsed.TotalSeconds,7:0.00} test: {step}");
 
     public ILoggerProvider For(string silo) => new SiloLog(this, silo);
 

@@ -112,7 +112,7 @@ public sealed partial class ShardLeaseManager(
         }
 
         Drop(shard);
-        LogLeaseLost(shard);
+        LogCheckpointRefused(shard);
         return false;
     }
 
@@ -334,6 +334,9 @@ public sealed partial class ShardLeaseManager(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "The lease of shard {Shard} was taken by another silo; this silo stops reading it")]
     private partial void LogLeaseLost(string shard);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "A checkpoint of shard {Shard} was refused: another silo holds its lease now; this silo stops reading it")]
+    private partial void LogCheckpointRefused(string shard);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Renewing the lease of shard {Shard} failed; retrying at the next pass")]
     private partial void LogRenewFailed(Exception exception, string shard);

@@ -53,6 +53,8 @@ public sealed partial class KinesisQueueBalancer : QueueBalancerBase
     {
         await _table.InitializeAsync(Cancellation).ConfigureAwait(false);
         await base.Initialize(queueMapper).ConfigureAwait(false);
+        // The membership stream reports later; silos starting together should not all take everything first.
+        Leases.ActiveSilos = _membership.CurrentSnapshot.Members.Values.Count(m => m.Status == SiloStatus.Active);
         // A first pass before the pulling agents start, so that they start on this silo's share at once.
         await PassAsync().ConfigureAwait(false);
         // The loop outlives this call: keep the caller's ambient context (its activation) out of it.
