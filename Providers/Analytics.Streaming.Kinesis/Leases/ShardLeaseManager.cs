@@ -73,6 +73,8 @@ public sealed partial class ShardLeaseManager(
         try
         {
             var before = HeldShards;
+            // Renewals first: whatever fails later in the pass must not let held leases expire.
+            await RenewAsync(cancellationToken).ConfigureAwait(false);
             if (listed is not null)
             {
                 foreach (var shard in listed.Where(s => !_observed.ContainsKey(s.Shard)))
@@ -83,7 +85,6 @@ public sealed partial class ShardLeaseManager(
                 _listed = listed.Select(s => s.Shard).ToHashSet(StringComparer.Ordinal);
             }
 
-            await RenewAsync(cancellationToken).ConfigureAwait(false);
             var leases = await table.ListAsync(cancellationToken).ConfigureAwait(false);
             Observe(leases);
             if (listed is not null)
