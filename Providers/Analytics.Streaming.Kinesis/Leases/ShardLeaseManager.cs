@@ -73,6 +73,8 @@ public sealed partial class ShardLeaseManager(
         try
         {
             var before = HeldShards;
+            // Renewals first: whatever fails later in the pass must not let held leases expire.
+            await RenewAsync(cancellationToken).ConfigureAwait(false);
             if (listed is not null)
             {
                 foreach (var shard in listed.Where(s => !_observed.ContainsKey(s.Shard)))
@@ -83,7 +85,6 @@ public sealed partial class ShardLeaseManager(
                 _listed = listed.Select(s => s.Shard).ToHashSet(StringComparer.Ordinal);
             }
 
-            await RenewAsync(cancellationToken).ConfigureAwait(false);
             var leases = await table.ListAsync(cancellationToken).ConfigureAwait(false);
             Observe(leases);
             if (listed is not null)
@@ -112,7 +113,7 @@ public sealed partial class ShardLeaseManager(
         }
 
         Drop(shard);
-        LogLeaseLost(shard);
+        LogCheckpointRefused(shard);
         return false;
     }
 
@@ -334,6 +335,9 @@ public sealed partial class ShardLeaseManager(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "The lease of shard {Shard} was taken by another silo; this silo stops reading it")]
     private partial void LogLeaseLost(string shard);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "A checkpoint of shard {Shard} was refused: another silo holds its lease now; this silo stops reading it")]
+    private partial void LogCheckpointRefused(string shard);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Renewing the lease of shard {Shard} failed; retrying at the next pass")]
     private partial void LogRenewFailed(Exception exception, string shard);

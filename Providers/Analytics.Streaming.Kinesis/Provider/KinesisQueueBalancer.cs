@@ -53,6 +53,8 @@ public sealed partial class KinesisQueueBalancer : QueueBalancerBase
     {
         await _table.InitializeAsync(Cancellation).ConfigureAwait(false);
         await base.Initialize(queueMapper).ConfigureAwait(false);
+        // The membership stream reports later; silos starting together should not all take everything first.
+        Leases.ActiveSilos = _membership.CurrentSnapshot.Members.Values.Count(m => m.Status == SiloStatus.Active);
         // A first pass before the pulling agents start, so that they start on this silo's share at once.
         await PassAsync().ConfigureAwait(false);
         // The loop outlives this call: keep the caller's ambient context (its activation) out of it.
@@ -140,8 +142,16 @@ public sealed partial class KinesisQueueBalancer : QueueBalancerBase
         if (_listNow || _lastListing is not { } last || _time.GetElapsedTime(last) >= _options.ShardRefreshInterval)
         {
             _listNow = false;
-            listed = await _directory.RefreshAsync(Cancellation).ConfigureAwait(false);
-            _lastListing = _time.GetTimestamp();
+            try
+            {
+                listed = await _directory.RefreshAsync(Cancellation).ConfigureAwait(false);
+                _lastListing = _time.GetTimestamp();
+            }
+            catch (Exception exception) when (_directory.IsListed && !Cancellation.IsCancellationRequested)
+            {
+                // Kinesis is unreachable: keep the leases (renewed below) on the last listing, and list again next pass.
+                LogListingFailed(Logger, exception, _provider);
+            }
         }
 
         if (await Leases.BalanceAsync(listed, Cancellation).ConfigureAwait(false))
@@ -176,6 +186,9 @@ public sealed partial class KinesisQueueBalancer : QueueBalancerBase
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Kinesis provider {Provider}: a lease balancing pass failed; the next one retries")]
     private static partial void LogPassFailed(ILogger logger, Exception exception, string provider);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Kinesis provider {Provider}: listing the shards failed; the last listing stands until the next pass")]
+    private static partial void LogListingFailed(ILogger logger, Exception exception, string provider);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Kinesis provider {Provider}: telling the pulling agents of a lease change failed")]
     private static partial void LogNotifyFailed(ILogger logger, Exception exception, string provider);
