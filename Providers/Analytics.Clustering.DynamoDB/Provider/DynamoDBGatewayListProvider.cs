@@ -64,7 +64,7 @@ public sealed partial class DynamoDBGatewayListProvider : IGatewayListProvider
 
     public bool IsUpdatable => true;
 
-    public Task InitializeGatewayListProvider() => InitializeGatewayListProviderAsync(CancellationToken.None);
+    Task IGatewayListProvider.InitializeGatewayListProvider() => InitializeGatewayListProviderAsync(CancellationToken.None);
 
     /// <summary>Creates or checks the table as the silos do, so a client started first meets the same table rather than an error.</summary>
     public async Task InitializeGatewayListProviderAsync(CancellationToken cancellationToken)
@@ -80,7 +80,7 @@ public sealed partial class DynamoDBGatewayListProvider : IGatewayListProvider
         }
     }
 
-    public Task<IList<Uri>> GetGateways() => GetGatewaysAsync(CancellationToken.None);
+    Task<IList<Uri>> IGatewayListProvider.GetGateways() => GetGatewaysAsync(CancellationToken.None);
 
     public async Task<IList<Uri>> GetGatewaysAsync(CancellationToken cancellationToken)
     {

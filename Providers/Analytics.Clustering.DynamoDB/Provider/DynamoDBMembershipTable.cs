@@ -98,7 +98,7 @@ public sealed partial class DynamoDBMembershipTable : IMembershipTable
     public static DynamoDBTableSpec TableSpecFor(DynamoDBOptions dynamoDB, DynamoDBClusteringOptions? options = null) =>
         TableSpecFor((options ?? new DynamoDBClusteringOptions()).ResolveTableName(dynamoDB));
 
-    public Task InitializeMembershipTable(bool tryInitTableVersion) => InitializeMembershipTableAsync(tryInitTableVersion, CancellationToken.None);
+    Task IMembershipTable.InitializeMembershipTable(bool tryInitTableVersion) => InitializeMembershipTableAsync(tryInitTableVersion, CancellationToken.None);
 
     /// <summary>Creates the table when allowed and missing, or checks that it exists. A missing version row is version 0: nothing to initialize.</summary>
     public async Task InitializeMembershipTableAsync(bool tryInitTableVersion, CancellationToken cancellationToken)
@@ -115,7 +115,7 @@ public sealed partial class DynamoDBMembershipTable : IMembershipTable
         LogInitialized(TableName, ClusterId, _createTable);
     }
 
-    public Task<MembershipTableData> ReadAll() => ReadAllAsync(CancellationToken.None);
+    Task<MembershipTableData> IMembershipTable.ReadAll() => ReadAllAsync(CancellationToken.None);
 
     public async Task<MembershipTableData> ReadAllAsync(CancellationToken cancellationToken)
     {
@@ -134,7 +134,7 @@ public sealed partial class DynamoDBMembershipTable : IMembershipTable
         }
     }
 
-    public Task<MembershipTableData> ReadRow(SiloAddress key) => ReadRowAsync(key, CancellationToken.None);
+    Task<MembershipTableData> IMembershipTable.ReadRow(SiloAddress key) => ReadRowAsync(key, CancellationToken.None);
 
     public async Task<MembershipTableData> ReadRowAsync(SiloAddress key, CancellationToken cancellationToken)
     {
@@ -157,7 +157,7 @@ public sealed partial class DynamoDBMembershipTable : IMembershipTable
         }
     }
 
-    public Task UpdateIAmAlive(MembershipEntry entry) => UpdateIAmAliveAsync(entry, CancellationToken.None);
+    Task IMembershipTable.UpdateIAmAlive(MembershipEntry entry) => UpdateIAmAliveAsync(entry, CancellationToken.None);
 
     /// <summary>Sets the heartbeat alone: no condition on the version, and the row's ETag is left as it is.</summary>
     public async Task UpdateIAmAliveAsync(MembershipEntry entry, CancellationToken cancellationToken)
