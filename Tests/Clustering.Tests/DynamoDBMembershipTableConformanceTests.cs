@@ -221,4 +221,47 @@ public sealed class DynamoDBMembershipTableConformanceTests(EmulatorHost emulato
         Assert.Equal(Silo(1).ToParsableString(), item["address"].S);
         Assert.Equal("2025-03-01T12:00:00.1234567Z", item["startTime"].S);
     }
+
+    [Fact]
+    public async Task A_table_throttled_without_end_fails_the_call_after_the_operation_timeout_instead_of_hanging()
+    {
+        await using var proxy = await AwsFaultProxy.StartAsync(emulators.DynamoDbUrl);
+        using var client = ClientVia(proxy.Url);
+        var table = DynamoDBTestSupport.Table(client, ClusterId, SharedPrefix, operationTimeout: TimeSpan.FromSeconds(1));
+        proxy.Throttle(AwsFaultProxy.AnyOperation, firstN: int.MaxValue);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+
+        var failed = await Record.ExceptionAsync(() => table.ReadAllAsync(default));
+
+        // Given up in its backoff (cancelled) or on a throttled attempt in flight (DynamoDBRetry rethrows it).
+        Assert.True(failed is OperationCanceledException or AmazonServiceException, $"Failed with {failed}");
+        Assert.InRange(clock.Elapsed, TimeSpan.FromSeconds(0.9), TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
+    public async Task A_row_of_another_membership_layout_under_the_same_cluster_id_is_refused_by_name()
+    {
+        // As the home-made runtime writes its rows: same table name and keys, other attributes.
+        await _client.PutItemAsync(new PutItemRequest
+        {
+            TableName = SharedPrefix + "membership",
+            Item = new()
+            {
+                ["cluster"] = new AttributeValue { S = ClusterId },
+                ["rowKey"] = new AttributeValue { S = "silo#10.0.0.1:11111@5" },
+                ["address"] = new AttributeValue { S = "10.0.0.1:11111@5" },
+                ["status"] = new AttributeValue { S = "Active" },
+                ["siloName"] = new AttributeValue { S = "old" },
+                ["startTime"] = new AttributeValue { S = "2025-03-01T14:00:00.0000000+02:00" },
+                ["iAmAliveTime"] = new AttributeValue { S = "2025-03-01T14:00:00.0000000+02:00" },
+                ["etag"] = new AttributeValue { N = "1" },
+                ["tableVersion"] = new AttributeValue { N = "1" },
+            },
+        });
+
+        var refused = await Assert.ThrowsAsync<InvalidDataException>(() => Table.ReadAllAsync(default));
+
+        Assert.Contains("'silo#10.0.0.1:11111@5'", refused.Message, StringComparison.Ordinal);
+        Assert.Contains("not an Orleans membership row", refused.Message, StringComparison.Ordinal);
+    }
 }

@@ -14,9 +14,9 @@ internal static class DynamoDBTestSupport
 {
     public static readonly TimeSpan WaitLimit = TimeSpan.FromSeconds(20);
 
-    public static DynamoDBMembershipTable Table(IAmazonDynamoDB client, string clusterId, string prefix, bool? createTable = null) => new(
+    public static DynamoDBMembershipTable Table(IAmazonDynamoDB client, string clusterId, string prefix, bool? createTable = null, TimeSpan? operationTimeout = null) => new(
         client,
-        Options.Create(new DynamoDBClusteringOptions { CreateTable = createTable }),
+        Options.Create(new DynamoDBClusteringOptions { CreateTable = createTable, OperationTimeout = operationTimeout ?? TimeSpan.FromSeconds(30) }),
         Options.Create(new DynamoDBOptions { TablePrefix = prefix }),
         Options.Create(new ClusterOptions { ClusterId = clusterId }),
         TimeProvider.System,

@@ -78,6 +78,9 @@ public sealed partial class HostingTests
         Assert.Contains(result.Failures!, f => f.Contains("derived from DynamoDB:TablePrefix", StringComparison.Ordinal) && f.Contains("255", StringComparison.Ordinal));
         Assert.Contains(result.Failures!, f => f.Contains("ClusterOptions.ClusterId must be set", StringComparison.Ordinal));
         Assert.True(validator.Validate(null, new DynamoDBClusteringOptions { TableName = "ok-name" }).Failures!.Count() == 1);
+        Assert.Contains(
+            validator.Validate(null, new DynamoDBClusteringOptions { TableName = "ok-name", OperationTimeout = TimeSpan.Zero }).Failures!,
+            f => f.Contains("OperationTimeout must be positive", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -21,6 +21,7 @@ public sealed partial class DynamoDBGatewayListProvider : IGatewayListProvider
     private readonly IAmazonDynamoDB _client;
     private readonly bool _createTable;
     private readonly TimeSpan _tableActiveTimeout;
+    private readonly TimeSpan _operationTimeout;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
 
@@ -48,6 +49,7 @@ public sealed partial class DynamoDBGatewayListProvider : IGatewayListProvider
         _client = client;
         _createTable = options.Value.ResolveCreateTable(dynamoDB.Value);
         _tableActiveTimeout = dynamoDB.Value.TableActiveTimeout;
+        _operationTimeout = options.Value.OperationTimeout;
         _time = timeProvider;
         _logger = logger;
         ClusterId = cluster.Value.ClusterId;
@@ -84,8 +86,7 @@ public sealed partial class DynamoDBGatewayListProvider : IGatewayListProvider
 
     public async Task<IList<Uri>> GetGatewaysAsync(CancellationToken cancellationToken)
     {
-        using var budget = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        budget.CancelAfter(DynamoDBMembershipTable.OperationTimeout);
+        using var budget = new OperationBudget(cancellationToken, _operationTimeout, _time);
         var gateways = new List<Uri>();
         Dictionary<string, AttributeValue>? start = null;
         do
