@@ -35,7 +35,7 @@ public sealed class DynamoDBMembershipTableConformanceTests(EmulatorHost emulato
         var table = DynamoDBTestSupport.Table(_client, ClusterId, prefix);
         await Assert.ThrowsAsync<ResourceNotFoundException>(() => _client.DescribeTableAsync(table.TableName));
         var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => DynamoDBTestSupport.Table(_client, ClusterId, prefix, createTable: false).InitializeMembershipTableAsync(true, default));
-        Assert.Contains(prefix + "membership", refused.Message, StringComparison.Ordinal);
+        Assert.Contains($"membership table '{prefix}membership' does not exist", refused.Message, StringComparison.Ordinal);
 
         await table.InitializeMembershipTableAsync(true, default);
 

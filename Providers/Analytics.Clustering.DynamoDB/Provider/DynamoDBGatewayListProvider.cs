@@ -69,18 +69,8 @@ public sealed partial class DynamoDBGatewayListProvider : IGatewayListProvider
     Task IGatewayListProvider.InitializeGatewayListProvider() => InitializeGatewayListProviderAsync(CancellationToken.None);
 
     /// <summary>Creates or checks the table as the silos do, so a client started first meets the same table rather than an error.</summary>
-    public async Task InitializeGatewayListProviderAsync(CancellationToken cancellationToken)
-    {
-        var spec = DynamoDBMembershipTable.TableSpecFor(TableName);
-        if (_createTable)
-        {
-            await DynamoDBTables.EnsureAsync(_client, spec, _tableActiveTimeout, cancellationToken).ConfigureAwait(false);
-        }
-        else
-        {
-            await DynamoDBTables.RequireAsync(_client, spec, cancellationToken).ConfigureAwait(false);
-        }
-    }
+    public Task InitializeGatewayListProviderAsync(CancellationToken cancellationToken) =>
+        MembershipTablePreparation.PrepareAsync(_client, DynamoDBMembershipTable.TableSpecFor(TableName), _createTable, _tableActiveTimeout, cancellationToken);
 
     Task<IList<Uri>> IGatewayListProvider.GetGateways() => GetGatewaysAsync(CancellationToken.None);
 

@@ -102,15 +102,7 @@ public sealed partial class DynamoDBMembershipTable : IMembershipTable
     /// <summary>Creates the table when allowed and missing, or checks that it exists. A missing version row is version 0: nothing to initialize.</summary>
     public async Task InitializeMembershipTableAsync(bool tryInitTableVersion, CancellationToken cancellationToken)
     {
-        if (_createTable)
-        {
-            await DynamoDBTables.EnsureAsync(_client, TableSpec, _tableActiveTimeout, cancellationToken).ConfigureAwait(false);
-        }
-        else
-        {
-            await DynamoDBTables.RequireAsync(_client, TableSpec, cancellationToken).ConfigureAwait(false);
-        }
-
+        await MembershipTablePreparation.PrepareAsync(_client, TableSpec, _createTable, _tableActiveTimeout, cancellationToken).ConfigureAwait(false);
         LogInitialized(TableName, ClusterId, _createTable);
     }
 
