@@ -18,6 +18,13 @@ public sealed class DynamoDBClusteringOptions
     /// <summary>Create the table when it is missing; unset means <c>DynamoDB:CreateTables</c>. When false, start-up only checks that it exists.</summary>
     public bool? CreateTable { get; set; }
 
+    /// <summary>
+    /// How long one membership call (a read, a change, a heartbeat, a gateway lookup) may keep retrying
+    /// throttling and server errors before it fails. Orleans retries a failed membership operation itself,
+    /// so this bounds one attempt rather than giving up.
+    /// </summary>
+    public TimeSpan OperationTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>The table name in effect once the shared settings fill in what is unset.</summary>
     public string ResolveTableName(DynamoDBOptions dynamoDB)
     {

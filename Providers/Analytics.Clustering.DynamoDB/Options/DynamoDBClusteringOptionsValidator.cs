@@ -28,6 +28,11 @@ public sealed class DynamoDBClusteringOptionsValidator(IOptions<DynamoDBOptions>
             errors.Add($"DynamoDB clustering: the table name derived from DynamoDB:TablePrefix {derivedError} Set DynamoDBClusteringOptions.TableName or fix the prefix.");
         }
 
+        if (options.OperationTimeout <= TimeSpan.Zero)
+        {
+            errors.Add($"DynamoDB clustering: OperationTimeout must be positive (it is {options.OperationTimeout}).");
+        }
+
         if (string.IsNullOrWhiteSpace(cluster.Value.ClusterId))
         {
             errors.Add("DynamoDB clustering: ClusterOptions.ClusterId must be set; it is the hash key of every membership row.");

@@ -21,6 +21,7 @@ public sealed partial class DynamoDBGatewayListProvider : IGatewayListProvider
     private readonly IAmazonDynamoDB _client;
     private readonly bool _createTable;
     private readonly TimeSpan _tableActiveTimeout;
+    private readonly TimeSpan _operationTimeout;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
 
@@ -48,6 +49,7 @@ public sealed partial class DynamoDBGatewayListProvider : IGatewayListProvider
         _client = client;
         _createTable = options.Value.ResolveCreateTable(dynamoDB.Value);
         _tableActiveTimeout = dynamoDB.Value.TableActiveTimeout;
+        _operationTimeout = options.Value.OperationTimeout;
         _time = timeProvider;
         _logger = logger;
         ClusterId = cluster.Value.ClusterId;
@@ -64,28 +66,17 @@ public sealed partial class DynamoDBGatewayListProvider : IGatewayListProvider
 
     public bool IsUpdatable => true;
 
-    public Task InitializeGatewayListProvider() => InitializeGatewayListProviderAsync(CancellationToken.None);
+    Task IGatewayListProvider.InitializeGatewayListProvider() => InitializeGatewayListProviderAsync(CancellationToken.None);
 
     /// <summary>Creates or checks the table as the silos do, so a client started first meets the same table rather than an error.</summary>
-    public async Task InitializeGatewayListProviderAsync(CancellationToken cancellationToken)
-    {
-        var spec = DynamoDBMembershipTable.TableSpecFor(TableName);
-        if (_createTable)
-        {
-            await DynamoDBTables.EnsureAsync(_client, spec, _tableActiveTimeout, cancellationToken).ConfigureAwait(false);
-        }
-        else
-        {
-            await DynamoDBTables.RequireAsync(_client, spec, cancellationToken).ConfigureAwait(false);
-        }
-    }
+    public Task InitializeGatewayListProviderAsync(CancellationToken cancellationToken) =>
+        MembershipTablePreparation.PrepareAsync(_client, DynamoDBMembershipTable.TableSpecFor(TableName), _createTable, _tableActiveTimeout, cancellationToken);
 
-    public Task<IList<Uri>> GetGateways() => GetGatewaysAsync(CancellationToken.None);
+    Task<IList<Uri>> IGatewayListProvider.GetGateways() => GetGatewaysAsync(CancellationToken.None);
 
     public async Task<IList<Uri>> GetGatewaysAsync(CancellationToken cancellationToken)
     {
-        using var budget = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        budget.CancelAfter(DynamoDBMembershipTable.OperationTimeout);
+        using var budget = new OperationBudget(cancellationToken, _operationTimeout, _time);
         var gateways = new List<Uri>();
         Dictionary<string, AttributeValue>? start = null;
         do

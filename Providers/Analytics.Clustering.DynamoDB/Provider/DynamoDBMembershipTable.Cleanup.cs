@@ -1,6 +1,7 @@
 using Amazon.DynamoDBv2.Model;
 using Analytics.Aws.DynamoDB;
 using Microsoft.Extensions.Logging;
+using Orleans;
 using Orleans.Runtime;
 using static Analytics.Clustering.DynamoDB.MembershipRow;
 
@@ -15,7 +16,7 @@ namespace Analytics.Clustering.DynamoDB;
 /// </summary>
 public sealed partial class DynamoDBMembershipTable
 {
-    public Task CleanupDefunctSiloEntries(DateTimeOffset beforeDate) => CleanupDefunctSiloEntriesAsync(beforeDate, CancellationToken.None);
+    Task IMembershipTable.CleanupDefunctSiloEntries(DateTimeOffset beforeDate) => CleanupDefunctSiloEntriesAsync(beforeDate, CancellationToken.None);
 
     public Task CleanupDefunctSiloEntriesAsync(DateTimeOffset beforeDate, CancellationToken cancellationToken) =>
         CleanupDefunctSiloEntriesCountAsync(beforeDate, cancellationToken);
@@ -71,7 +72,7 @@ public sealed partial class DynamoDBMembershipTable
         }
     }
 
-    public Task DeleteMembershipTableEntries(string clusterId) => DeleteMembershipTableEntriesAsync(clusterId, CancellationToken.None);
+    Task IMembershipTable.DeleteMembershipTableEntries(string clusterId) => DeleteMembershipTableEntriesAsync(clusterId, CancellationToken.None);
 
     /// <summary>
     /// Deletes every item of <paramref name="clusterId"/> (any cluster's, not only this table's), the version

@@ -10,7 +10,7 @@ namespace Analytics.Clustering.DynamoDB;
 /// <summary>The claim, land and fence writes of the protocol described on <see cref="DynamoDBMembershipTable"/>.</summary>
 public sealed partial class DynamoDBMembershipTable
 {
-    public Task<bool> InsertRow(MembershipEntry entry, TableVersion tableVersion) => InsertRowAsync(entry, tableVersion, CancellationToken.None);
+    Task<bool> IMembershipTable.InsertRow(MembershipEntry entry, TableVersion tableVersion) => InsertRowAsync(entry, tableVersion, CancellationToken.None);
 
     /// <summary>Adds the silo's row; false if it exists, or if <paramref name="tableVersion"/> is not the next after the stored one.</summary>
     public Task<bool> InsertRowAsync(MembershipEntry entry, TableVersion tableVersion, CancellationToken cancellationToken)
@@ -20,7 +20,7 @@ public sealed partial class DynamoDBMembershipTable
         return WriteAsync(entry, 0, tableVersion, cancellationToken);
     }
 
-    public Task<bool> UpdateRow(MembershipEntry entry, string etag, TableVersion tableVersion) => UpdateRowAsync(entry, etag, tableVersion, CancellationToken.None);
+    Task<bool> IMembershipTable.UpdateRow(MembershipEntry entry, string etag, TableVersion tableVersion) => UpdateRowAsync(entry, etag, tableVersion, CancellationToken.None);
 
     /// <summary>Replaces the silo's row; false if it is missing or its ETag is not <paramref name="etag"/>, or on a stale version.</summary>
     public Task<bool> UpdateRowAsync(MembershipEntry entry, string etag, TableVersion tableVersion, CancellationToken cancellationToken)

@@ -16,7 +16,7 @@ namespace Analytics.Clustering.DynamoDB;
 /// path): every change is conditional single-item writes, and the cluster's version row is the
 /// linearization point. Rows are scoped by <see cref="ClusterOptions.ClusterId"/> (see <see cref="MembershipRow"/>).
 /// A failed condition is an answer (false), never an exception; throttling is retried (<see cref="DynamoDBRetry"/>)
-/// within <see cref="OperationTimeout"/>.
+/// within <see cref="DynamoDBClusteringOptions.OperationTimeout"/>.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -48,12 +48,10 @@ namespace Analytics.Clustering.DynamoDB;
 /// </remarks>
 public sealed partial class DynamoDBMembershipTable : IMembershipTable
 {
-    /// <summary>How long one call may keep retrying throttling before it fails (Orleans retries the operation itself).</summary>
-    public static readonly TimeSpan OperationTimeout = TimeSpan.FromSeconds(30);
-
     private readonly IAmazonDynamoDB _client;
     private readonly bool _createTable;
     private readonly TimeSpan _tableActiveTimeout;
+    private readonly TimeSpan _operationTimeout;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
 
@@ -79,6 +77,7 @@ public sealed partial class DynamoDBMembershipTable : IMembershipTable
         _client = client;
         _createTable = options.Value.ResolveCreateTable(dynamoDB.Value);
         _tableActiveTimeout = dynamoDB.Value.TableActiveTimeout;
+        _operationTimeout = options.Value.OperationTimeout;
         _time = timeProvider;
         _logger = logger;
         ClusterId = cluster.Value.ClusterId;
@@ -98,24 +97,16 @@ public sealed partial class DynamoDBMembershipTable : IMembershipTable
     public static DynamoDBTableSpec TableSpecFor(DynamoDBOptions dynamoDB, DynamoDBClusteringOptions? options = null) =>
         TableSpecFor((options ?? new DynamoDBClusteringOptions()).ResolveTableName(dynamoDB));
 
-    public Task InitializeMembershipTable(bool tryInitTableVersion) => InitializeMembershipTableAsync(tryInitTableVersion, CancellationToken.None);
+    Task IMembershipTable.InitializeMembershipTable(bool tryInitTableVersion) => InitializeMembershipTableAsync(tryInitTableVersion, CancellationToken.None);
 
     /// <summary>Creates the table when allowed and missing, or checks that it exists. A missing version row is version 0: nothing to initialize.</summary>
     public async Task InitializeMembershipTableAsync(bool tryInitTableVersion, CancellationToken cancellationToken)
     {
-        if (_createTable)
-        {
-            await DynamoDBTables.EnsureAsync(_client, TableSpec, _tableActiveTimeout, cancellationToken).ConfigureAwait(false);
-        }
-        else
-        {
-            await DynamoDBTables.RequireAsync(_client, TableSpec, cancellationToken).ConfigureAwait(false);
-        }
-
+        await MembershipTablePreparation.PrepareAsync(_client, TableSpec, _createTable, _tableActiveTimeout, cancellationToken).ConfigureAwait(false);
         LogInitialized(TableName, ClusterId, _createTable);
     }
 
-    public Task<MembershipTableData> ReadAll() => ReadAllAsync(CancellationToken.None);
+    Task<MembershipTableData> IMembershipTable.ReadAll() => ReadAllAsync(CancellationToken.None);
 
     public async Task<MembershipTableData> ReadAllAsync(CancellationToken cancellationToken)
     {
@@ -134,7 +125,7 @@ public sealed partial class DynamoDBMembershipTable : IMembershipTable
         }
     }
 
-    public Task<MembershipTableData> ReadRow(SiloAddress key) => ReadRowAsync(key, CancellationToken.None);
+    Task<MembershipTableData> IMembershipTable.ReadRow(SiloAddress key) => ReadRowAsync(key, CancellationToken.None);
 
     public async Task<MembershipTableData> ReadRowAsync(SiloAddress key, CancellationToken cancellationToken)
     {
@@ -157,7 +148,7 @@ public sealed partial class DynamoDBMembershipTable : IMembershipTable
         }
     }
 
-    public Task UpdateIAmAlive(MembershipEntry entry) => UpdateIAmAliveAsync(entry, CancellationToken.None);
+    Task IMembershipTable.UpdateIAmAlive(MembershipEntry entry) => UpdateIAmAliveAsync(entry, CancellationToken.None);
 
     /// <summary>Sets the heartbeat alone: no condition on the version, and the row's ETag is left as it is.</summary>
     public async Task UpdateIAmAliveAsync(MembershipEntry entry, CancellationToken cancellationToken)
@@ -183,13 +174,7 @@ public sealed partial class DynamoDBMembershipTable : IMembershipTable
         }
     }
 
-    /// <summary>The caller's token, cut off after <see cref="OperationTimeout"/>, so that throttling cannot hold a membership call forever.</summary>
-    private CancellationTokenSource Budget(CancellationToken cancellationToken)
-    {
-        var budget = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        budget.CancelAfter(OperationTimeout);
-        return budget;
-    }
+    private OperationBudget Budget(CancellationToken cancellationToken) => new(cancellationToken, _operationTimeout, _time);
 
     private async Task<Dictionary<string, Dictionary<string, AttributeValue>>> QuerySiloRowsAsync(CancellationToken cancellationToken)
     {

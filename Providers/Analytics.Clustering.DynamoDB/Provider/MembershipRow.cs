@@ -64,7 +64,7 @@ internal static class MembershipRow
         item[IAmAliveAttribute] = S(Time(entry.IAmAliveTime));
         item[ETagAttribute] = N(etag);
         item[TableVersionAttribute] = N(tableVersion);
-        // DynamoDB rejects empty strings in no attribute but keys, yet null is not a value: unset strings are left out.
+        // Null has no DynamoDB string form: an unset string is left out, and read back unset ("" is kept as "").
         if (entry.HostName is { } host)
         {
             item[HostNameAttribute] = S(host);
@@ -95,20 +95,31 @@ internal static class MembershipRow
 
     public static MembershipEntry ToEntry(Dictionary<string, AttributeValue> item) => new()
     {
-        SiloAddress = SiloAddress.FromParsableString(item[AddressAttribute].S),
-        Status = Enum.Parse<SiloStatus>(item[StatusAttribute].S),
-        ProxyPort = ParseInt(item[ProxyPortAttribute]),
+        SiloAddress = SiloAddress.FromParsableString(Required(item, AddressAttribute).S),
+        Status = Enum.Parse<SiloStatus>(Required(item, StatusAttribute).S),
+        ProxyPort = ParseInt(Required(item, ProxyPortAttribute)),
         HostName = item.TryGetValue(HostNameAttribute, out var host) ? host.S : null!,
         SiloName = item.TryGetValue(SiloNameAttribute, out var name) ? name.S : null!,
         RoleName = item.TryGetValue(RoleNameAttribute, out var role) ? role.S : null,
-        UpdateZone = ParseInt(item[UpdateZoneAttribute]),
-        FaultZone = ParseInt(item[FaultZoneAttribute]),
-        StartTime = ParseTime(item[StartTimeAttribute]),
-        IAmAliveTime = ParseTime(item[IAmAliveAttribute]),
+        UpdateZone = ParseInt(Required(item, UpdateZoneAttribute)),
+        FaultZone = ParseInt(Required(item, FaultZoneAttribute)),
+        StartTime = ParseTime(Required(item, StartTimeAttribute)),
+        IAmAliveTime = ParseTime(Required(item, IAmAliveAttribute)),
         SuspectTimes = item.TryGetValue(SuspectTimesAttribute, out var votes) && votes.L is { } list
             ? [.. list.Select(v => Tuple.Create(SiloAddress.FromParsableString(v.M[VoterAttribute].S), ParseTime(v.M[VoteTimeAttribute])))]
             : null,
     };
+
+    /// <summary>
+    /// The home-made runtime's membership table has the same name and keys but other attributes: a cluster
+    /// id shared by both would mix two protocols on one version row, so its rows are refused by name.
+    /// </summary>
+    private static AttributeValue Required(Dictionary<string, AttributeValue> item, string attribute) =>
+        item.TryGetValue(attribute, out var value)
+            ? value
+            : throw new InvalidDataException(
+                $"Membership row '{item.GetValueOrDefault(RowKeyAttribute)?.S}' of cluster '{item.GetValueOrDefault(ClusterAttribute)?.S}' has no '{attribute}': "
+                + "it is not an Orleans membership row. Is another membership implementation (the home-made runtime's) using the same table and cluster id?");
 
     /// <summary>A row's ETag; 0 when there is no row, or only a fence's placeholder.</summary>
     public static long ETagOf(Dictionary<string, AttributeValue>? item) =>
