@@ -376,6 +376,6 @@ public sealed partial class DynamoDBGrainStorage : IGrainStorage, ILifecyclePart
     [LoggerMessage(Level = LogLevel.Debug, Message = "Wrote state '{StateName}' of {GrainId}: ETag {ETag}, {Length} bytes in {Chunks} chunks")]
     private partial void LogWritten(string stateName, GrainId grainId, string etag, int length, int chunks);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "The head write of state '{StateName}' of {GrainId} was retried after it had gone through; the items it replaced are left as garbage")]
+    [LoggerMessage(Level = LogLevel.Information, Message = "The head write of state '{StateName}' of {GrainId} was retried after it had gone through; it succeeded, but chunk items of the head it replaced may be left as garbage")]
     private partial void LogCommitFoundOnRetry(string stateName, GrainId grainId);
 }
