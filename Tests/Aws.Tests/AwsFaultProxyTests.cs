@@ -5,10 +5,9 @@ using Amazon.DynamoDBv2;
 using Amazon.DynamoDBv2.Model;
 using Amazon.Runtime;
 using Analytics.Aws.DynamoDB;
-using Analytics.Runtime.Aws.DynamoDB;
+using Analytics.Streaming.Kinesis;
+using Analytics.Aws.DynamoDB;
 using Analytics.Aws.Kinesis;
-using Analytics.Runtime.Aws.Kinesis;
-using Analytics.Runtime.Streaming;
 using Analytics.Testing.AwsFaultProxy;
 using static Analytics.Aws.Tests.KinesisTestStreams;
 
@@ -283,11 +282,11 @@ public sealed class AwsFaultProxyTests(EmulatorHost emulators) : IDisposable
         var stream = await CreateAsync(_kinesis, "proxy-adapter", shards: 2);
         await using var proxy = await AwsFaultProxy.StartAsync(emulators.KinesisUrl);
         using var client = KinesisVia(proxy);
-        var adapter = new KinesisQueueAdapter("kinesis", client, new KinesisStreamOptions { StreamName = stream, Namespace = "numbers", PutRetryTimeout = Timeout });
+        var adapter = new KinesisQueueWriter(client, new KinesisStreamOptions { StreamName = stream, PutRetryTimeout = Timeout }, TimeProvider.System, Microsoft.Extensions.Logging.Abstractions.NullLogger<KinesisQueueWriter>.Instance);
         proxy.FailPutRecordsEntries(0.2);
 
         var records = Enumerable.Range(0, count)
-            .Select(n => (new StreamId("numbers", $"key-{n % 50}"), (ReadOnlyMemory<byte>)Encoding.UTF8.GetBytes($"record-{n}")))
+            .Select(n => ($"key-{n % 50}", (ReadOnlyMemory<byte>)Encoding.UTF8.GetBytes($"record-{n}")))
             .ToList();
         await adapter.AppendAsync(records, CancellationToken.None);
 

@@ -3,7 +3,6 @@ using System.Net.Sockets;
 using Amazon.DynamoDBv2;
 using Amazon.DynamoDBv2.Model;
 using Analytics.Aws.Kinesis;
-using Analytics.Runtime.Aws.Kinesis;
 
 namespace Analytics.Aws.Tests;
 

@@ -1,7 +1,6 @@
 using System.Net;
 using Amazon.Runtime;
 using Analytics.Aws.Kinesis;
-using Analytics.Runtime.Aws.Kinesis;
 
 namespace Analytics.Aws.Tests;
 

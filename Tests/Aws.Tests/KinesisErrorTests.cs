@@ -3,7 +3,6 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Text;
 using Analytics.Aws.Kinesis;
-using Analytics.Runtime.Aws.Kinesis;
 using static Analytics.Aws.Tests.KinesisTestStreams;
 
 namespace Analytics.Aws.Tests;

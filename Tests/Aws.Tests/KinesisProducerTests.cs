@@ -3,7 +3,6 @@ using System.Text;
 using System.Text.Json;
 using Analytics.Client.Cli;
 using Analytics.Aws.Kinesis;
-using Analytics.Runtime.Aws.Kinesis;
 using static Analytics.Aws.Tests.KinesisTestStreams;
 
 namespace Analytics.Aws.Tests;

@@ -1,6 +1,4 @@
 using Analytics.Aws.Kinesis;
-using Analytics.Runtime.Aws.Kinesis;
-using Analytics.Runtime.Streaming;
 using static Analytics.Aws.Tests.KinesisTestStreams;
 
 namespace Analytics.Aws.Tests;

@@ -3,7 +3,6 @@ using System.Text;
 using System.Text.RegularExpressions;
 using Amazon.Runtime;
 using Analytics.Aws.Kinesis;
-using Analytics.Runtime.Aws.Kinesis;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;

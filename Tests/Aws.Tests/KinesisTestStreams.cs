@@ -1,12 +1,5 @@
 using System.Text;
 using Analytics.Aws.Kinesis;
-using Analytics.Runtime.Aws.Kinesis;
-using Analytics.Runtime.Hosting;
-using Analytics.Runtime.Persistence;
-using Analytics.Runtime.Streaming;
-using Analytics.Runtime.Streaming.Leases;
-using Analytics.Runtime.Testing;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace Analytics.Aws.Tests;
 
@@ -22,40 +15,6 @@ internal static class KinesisTestStreams
         await client.WaitForStreamActiveAsync(name, ActiveTimeout);
         return name;
     }
-
-    /// <summary>
-    /// A test cluster whose silos read <paramref name="stream"/> through the Kinesis provider
-    /// "kinesis" (memory grain storage "store"), polling and checkpointing fast.
-    /// </summary>
-    public static Task<TestCluster> StartClusterAsync(
-        KinesisClient client,
-        KinesisStreamOptions stream,
-        int silos,
-        IQueueLeaseTable leases,
-        IDeadLetterStore deadLetters,
-        Action<StreamPullingOptions>? pulling = null,
-        Action<LeaseBalancerOptions>? leasing = null) =>
-        TestCluster.StartAsync(new TestClusterOptions
-        {
-            InitialSilos = silos,
-            ConfigureServices = services => services.AddSingleton(client),
-            ConfigureSilo = silo =>
-            {
-                silo.AddMemoryGrainStorage("store");
-                silo.AddKinesisStreams(
-                    "kinesis",
-                    stream,
-                    _ => leases,
-                    _ => deadLetters,
-                    o =>
-                    {
-                        o.PollInterval = TimeSpan.FromMilliseconds(20);
-                        o.CheckpointInterval = TimeSpan.FromMilliseconds(200);
-                        pulling?.Invoke(o);
-                    },
-                    leasing);
-            },
-        });
 
     public static PutRecordsEntry Entry(string partitionKey, string data) => new(Encoding.UTF8.GetBytes(data), partitionKey);
 

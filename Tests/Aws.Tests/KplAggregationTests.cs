@@ -2,7 +2,6 @@ using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
 using Analytics.Aws.Kinesis;
-using Analytics.Runtime.Aws.Kinesis;
 using FsCheck;
 using FsCheck.Fluent;
 

@@ -4,7 +4,9 @@ using Amazon.DynamoDBv2;
 using Amazon.Runtime;
 using Analytics.Deploy.Components;
 using Analytics.Aws.DynamoDB;
-using Analytics.Runtime.Aws.DynamoDB;
+using Analytics.Clustering.DynamoDB;
+using Analytics.Persistence.DynamoDB;
+using Analytics.Streaming.Kinesis;
 
 namespace Analytics.Deploy.Tests;
 
@@ -132,9 +134,9 @@ public sealed class DataTests(DefaultStack stack)
         using var client = new AmazonDynamoDBClient(new BasicAWSCredentials("unused", "unused"), Amazon.RegionEndpoint.USEast1);
         return
         [
-            DynamoDBGrainStorage.TableSpec(options),
-            new DynamoDBMembershipTable(client, options, "unused").TableSpec,
-            new DynamoDBQueueLeaseTable(client, options).TableSpec,
+            DynamoDBGrainStorage.TableSpecFor(options),
+            DynamoDBMembershipTable.TableSpecFor(options),
+            new DynamoDBShardLeaseTable(client, options, "unused").TableSpec,
             new DynamoDBDeadLetterStore(client, options, "unused").TableSpec,
         ];
     }

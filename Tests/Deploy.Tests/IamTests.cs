@@ -118,10 +118,9 @@ public sealed partial class IamTests(DefaultStack stack)
     [Fact]
     public void The_DynamoDB_actions_are_exactly_those_the_providers_call()
     {
-        var folder = Path.Combine(RepositoryRoot.Find(), "Runtime", "Analytics.Runtime.Aws", "DynamoDB");
         var calls = new Dictionary<SiloTable, SortedSet<string>>();
         var shared = new SortedSet<string>();
-        foreach (var file in Directory.GetFiles(folder, "*.cs"))
+        foreach (var file in ProviderSources(RepositoryRoot.Find()))
         {
             var actions = ClientCall().Matches(File.ReadAllText(file)).Select(m => "dynamodb:" + m.Groups[1].Value).ToList();
             if (actions.Count == 0)
@@ -131,8 +130,8 @@ public sealed partial class IamTests(DefaultStack stack)
 
             var name = Path.GetFileName(file);
             var table = name.StartsWith("DynamoDBGrainStorage", StringComparison.Ordinal) ? SiloTables.GrainState
-                : name.StartsWith("DynamoDBMembershipTable", StringComparison.Ordinal) ? SiloTables.Membership
-                : name.StartsWith("DynamoDBQueueLeaseTable", StringComparison.Ordinal) ? SiloTables.Leases
+                : name.StartsWith("DynamoDBMembershipTable", StringComparison.Ordinal) || name is "DynamoDBGatewayListProvider.cs" or "MembershipRow.cs" ? SiloTables.Membership
+                : name.StartsWith("DynamoDBShardLeaseTable", StringComparison.Ordinal) ? SiloTables.Leases
                 : name.StartsWith("DynamoDBDeadLetterStore", StringComparison.Ordinal) ? SiloTables.DeadLetters
                 : null;
             if (table is null)
@@ -159,10 +158,10 @@ public sealed partial class IamTests(DefaultStack stack)
     public void No_code_outside_the_providers_calls_DynamoDB()
     {
         var root = RepositoryRoot.Find();
-        var providers = Path.Combine(root, "Runtime", "Analytics.Runtime.Aws", "DynamoDB");
-        var others = new[] { "Runtime", "Silo", "Grains", "Grains.Interfaces" }
+        var providers = ProviderSources(root).ToHashSet();
+        var others = new[] { "Providers", "Silo", "Grains", "Grains.Interfaces" }
             .SelectMany(d => Directory.GetFiles(Path.Combine(root, d), "*.cs", SearchOption.AllDirectories))
-            .Where(f => !f.StartsWith(providers, StringComparison.Ordinal) && !f.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}", StringComparison.Ordinal))
+            .Where(f => !providers.Contains(f) && !f.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}", StringComparison.Ordinal))
             .Where(f => File.ReadAllText(f).Contains("using Amazon.DynamoDBv2.Model;", StringComparison.Ordinal));
         Assert.Empty(others);
     }
@@ -172,10 +171,10 @@ public sealed partial class IamTests(DefaultStack stack)
     public void The_Kinesis_actions_are_exactly_those_the_silo_calls()
     {
         var root = RepositoryRoot.Find();
-        var client = Path.Combine(root, "Runtime", "Analytics.Runtime.Aws", "Kinesis", "KinesisClient.cs");
+        var client = Path.Combine(root, "Providers", "Analytics.Aws", "Kinesis", "KinesisClient.cs");
         var operations = KinesisOperation().Matches(File.ReadAllText(client)).Select(m => m.Groups[1].Value).ToHashSet();
         Assert.Contains("PutRecords", operations);
-        var called = new[] { "Runtime", "Silo", "Grains" }
+        var called = new[] { "Providers", "Silo", "Grains" }
             .SelectMany(d => Directory.GetFiles(Path.Combine(root, d), "*.cs", SearchOption.AllDirectories))
             .Where(f => f != client && !f.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}", StringComparison.Ordinal))
             .SelectMany(f => MethodCall().Matches(File.ReadAllText(f)).Select(m => m.Groups[1].Value))
@@ -186,6 +185,17 @@ public sealed partial class IamTests(DefaultStack stack)
             .ToHashSet();
         Assert.Equal(called.Order(), SiloTables.KinesisActions.Order());
     }
+
+    /// <summary>The files of our Orleans providers that call DynamoDB: the shared table helpers, the grain storage, the membership table, and the Kinesis provider's leases and dead letters.</summary>
+    private static IEnumerable<string> ProviderSources(string root) =>
+        new[]
+        {
+            Path.Combine(root, "Providers", "Analytics.Aws", "DynamoDB"),
+            Path.Combine(root, "Providers", "Analytics.Persistence.DynamoDB", "Provider"),
+            Path.Combine(root, "Providers", "Analytics.Clustering.DynamoDB", "Provider"),
+            Path.Combine(root, "Providers", "Analytics.Streaming.Kinesis", "Leases"),
+            Path.Combine(root, "Providers", "Analytics.Streaming.Kinesis", "Provider"),
+        }.SelectMany(folder => Directory.GetFiles(folder, "*.cs"));
 
     private string TaskRoleId => stack.LogicalId(stack.Stack.Silos.TaskDefinition.TaskRole);
 

@@ -8,7 +8,7 @@ namespace Analytics.Deploy.Components;
 public sealed record SiloTable(string Id, string Suffix, string PartitionKey, string SortKey, string Purpose, IReadOnlyList<string> Actions);
 
 /// <summary>
-/// The silo's four tables, matching <c>Runtime/Analytics.Runtime.Aws/DynamoDB</c>: each key schema is
+/// The silo's four tables, matching our Orleans providers in <c>Providers/</c>: each key schema is
 /// that class's <c>TableSpec</c>, and each action list is what that class calls (Tests/Deploy.Tests
 /// checks both against the code). DescribeTable is there on every table because with
 /// <c>DynamoDB:CreateTables=false</c> the silo checks at start-up that the table exists; CreateTable
@@ -25,7 +25,7 @@ public static class SiloTables
         ["dynamodb:DeleteItem", "dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"]);
 
     public static readonly SiloTable Leases = new(
-        "Leases", "leases", "provider", "leaseKey", "shard leases and checkpoints (DynamoDBQueueLeaseTable)",
+        "Leases", "leases", "provider", "leaseKey", "shard leases and checkpoints (DynamoDBShardLeaseTable)",
         ["dynamodb:DeleteItem", "dynamodb:DescribeTable", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"]);
 
     public static readonly SiloTable DeadLetters = new(
@@ -34,7 +34,7 @@ public static class SiloTables
 
     public static IReadOnlyList<SiloTable> All { get; } = [GrainState, Membership, Leases, DeadLetters];
 
-    /// <summary>The Kinesis actions the silos call (KinesisQueueAdapter, KinesisShardReceiver, KinesisRecordPutter), on the one stream.</summary>
+    /// <summary>The Kinesis actions the silos call (KinesisShardDirectory, KinesisShardReader, KinesisRecordPutter), on the one stream.</summary>
     public static IReadOnlyList<string> KinesisActions { get; } = ["kinesis:GetRecords", "kinesis:GetShardIterator", "kinesis:ListShards", "kinesis:PutRecords"];
 
     /// <summary>

@@ -95,8 +95,12 @@ public sealed partial class DynamoDBGrainStorage : IGrainStorage, ILifecyclePart
         _time = timeProvider ?? TimeProvider.System;
         _chunker = new ContentDefinedChunker(options.MinChunkSize, options.AverageChunkSize, options.MaxChunkSize);
         TableName = tableOptions.TableName(options.TableSuffix);
-        _table = new DynamoDBTablePreparation(client, tableOptions, new DynamoDBTableSpec(TableName, HashKey, RangeKey));
+        _table = new DynamoDBTablePreparation(client, tableOptions, TableSpecFor(tableOptions, options));
     }
+
+    /// <summary>The table's name and key schema, for whoever creates it outside the silo (the CDK stack in deploy/).</summary>
+    public static DynamoDBTableSpec TableSpecFor(DynamoDBOptions tableOptions, DynamoDBGrainStorageOptions? options = null) =>
+        new(tableOptions.TableName((options ?? new DynamoDBGrainStorageOptions()).TableSuffix), HashKey, RangeKey);
 
     public string Name { get; }
 
