@@ -82,6 +82,7 @@ public sealed partial class CheckpointingQueueReceiver : IQueueAdapterReceiver
     /// </summary>
     public void RequestRewind(StreamSequenceToken? token)
     {
+        Statistics.AddDeliveryFailure();
         if (token is not QueueSequenceToken queueToken || queueToken.Epoch >= _epoch)
         {
             _rewindRequested = true;
