@@ -20,6 +20,9 @@ public sealed record StreamClusterSettings(string DataPath, string Store)
     public TimeSpan PendingCheckpointTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
     public TimeSpan MaxEventDeliveryTime { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>When set, the provider is the in-memory one over these queues instead of the local log.</summary>
+    public MemoryQueues? Memory { get; init; }
 }
 
 /// <summary>
@@ -51,25 +54,37 @@ public sealed class StreamCluster : IAsyncDisposable
         builder.ConfigureSilo((_, silo) =>
         {
             silo.Services.AddGrainStorage(Storage, (_, _) => new SharedGrainStorage(settings.Store));
-            silo.AddLocalLogStreams(
-                Provider,
-                log =>
-                {
-                    log.DataPath = settings.DataPath;
-                    log.Partitions = settings.Partitions;
-                },
-                streams =>
-                {
-                    streams.BatchSize = settings.BatchSize;
-                    streams.CheckpointInterval = settings.CheckpointInterval;
-                    streams.PendingCheckpointTimeout = settings.PendingCheckpointTimeout;
-                    streams.MaxDeliveryBackoff = TimeSpan.FromMilliseconds(200);
-                },
-                orleans => orleans.ConfigurePullingAgent(agent => agent.Configure(o =>
-                {
-                    o.GetQueueMsgsTimerPeriod = TimeSpan.FromMilliseconds(20);
-                    o.MaxEventDeliveryTime = settings.MaxEventDeliveryTime;
-                })));
+            void Streams(QueueStreamOptions streams)
+            {
+                streams.BatchSize = settings.BatchSize;
+                streams.CheckpointInterval = settings.CheckpointInterval;
+                streams.PendingCheckpointTimeout = settings.PendingCheckpointTimeout;
+                streams.MaxDeliveryBackoff = TimeSpan.FromMilliseconds(200);
+            }
+
+            void Orleans(ISiloPersistentStreamConfigurator orleans) => orleans.ConfigurePullingAgent(agent => agent.Configure(o =>
+            {
+                o.GetQueueMsgsTimerPeriod = TimeSpan.FromMilliseconds(20);
+                o.MaxEventDeliveryTime = settings.MaxEventDeliveryTime;
+            }));
+
+            if (settings.Memory is { } memory)
+            {
+                silo.AddQueueStreams(Provider, (sp, name) => new MemoryQueueAdapterFactory(name, sp, memory), Streams, Orleans);
+            }
+            else
+            {
+                silo.AddLocalLogStreams(
+                    Provider,
+                    log =>
+                    {
+                        log.DataPath = settings.DataPath;
+                        log.Partitions = settings.Partitions;
+                    },
+                    Streams,
+                    Orleans);
+            }
+
             silo.AddQueuePageHandler(Provider, _ => new TestPageHandler());
             silo.AddQueueRecordDecoder(Provider, _ => new TestRecordDecoder());
         });
@@ -134,14 +149,14 @@ public sealed class StreamCluster : IAsyncDisposable
 
 public static class Eventually
 {
-    public static async Task TrueAsync(Func<Task<bool>> condition, string because, TimeSpan? timeout = null)
+    public static async Task TrueAsync(Func<Task<bool>> condition, string because, TimeSpan? timeout = null, Func<Task<string>>? describe = null)
     {
         var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
         while (!await condition())
         {
             if (DateTime.UtcNow > deadline)
             {
-                Assert.Fail($"Timed out waiting: {because}");
+                Assert.Fail($"Timed out waiting: {because}" + (describe is null ? "" : $" ({await describe()})"));
             }
 
             await Task.Delay(50);

@@ -42,6 +42,12 @@ public sealed class SumState
     public StreamWatermarks Watermarks { get; set; } = new();
 }
 
+/// <summary>Keys whose sum grains throw on stream deliveries until a time (tests in the fault-injection collection only).</summary>
+public static class SumFaults
+{
+    public static System.Collections.Concurrent.ConcurrentDictionary<string, DateTime> FailUntil { get; } = new();
+}
+
 /// <summary>What a sum grain holds, as the tests read it.</summary>
 [GenerateSerializer, Immutable, Alias("Tests.SumSnapshot")]
 public sealed record SumSnapshot([property: Id(0)] IReadOnlyList<string> Ids, [property: Id(1)] long Sum);
@@ -113,6 +119,11 @@ public sealed class SumGrain([PersistentState("sum", StreamCluster.Storage)] IPe
         var stream = this.GetStreamProvider(StreamCluster.Provider).GetStream<QueueDelivery<SumPartial>>(StreamId.Create(TestPageHandler.Namespace, this.GetPrimaryKeyString()));
         await stream.SubscribeAsync((delivery, _) =>
         {
+            if (SumFaults.FailUntil.TryGetValue(this.GetPrimaryKeyString(), out var until) && DateTime.UtcNow < until)
+            {
+                throw new InvalidOperationException("A fault injected by the test.");
+            }
+
             ApplyOnce(delivery, d =>
             {
                 foreach (var partial in d.Items)

@@ -67,6 +67,14 @@ public abstract partial class QueueConsumerGrain(TimeSpan? flushInterval = null,
                 _gaps.Add(delivery.Queue);
                 LogGap(Logger, this.GetGrainId(), delivery.Queue, outcome.Watermark?.ToString() ?? "none", delivery.Previous?.ToString() ?? "none");
                 break;
+            case DeliveryStatus.ResendAfter when delivery.Positions is null:
+                // A combined payload (a stream delivery) that straddles the watermark: part of it
+                // was applied before, so it can be neither applied nor skipped, and nobody can
+                // resend the rest. Report a gap: the receiver replays with pages that do not
+                // straddle it (see CheckpointingQueueReceiver's rewind).
+                _gaps.Add(delivery.Queue);
+                LogStraddle(Logger, this.GetGrainId(), delivery.Queue, outcome.Watermark?.ToString() ?? "none", delivery.First.ToString(), delivery.Last.ToString());
+                return outcome with { Status = DeliveryStatus.Gap };
         }
 
         return outcome;
@@ -159,6 +167,9 @@ public abstract partial class QueueConsumerGrain(TimeSpan? flushInterval = null,
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Grain {Grain}: writing state failed; it is retried at the next flush or replayed from the stream")]
     private static partial void LogFlushFailed(ILogger logger, Exception exception, GrainId grain);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Grain {Grain}: a delivery from {Queue} ({First} to {Last}) straddles its watermark {Watermark}; it waits for a replay")]
+    private static partial void LogStraddle(ILogger logger, GrainId grain, string queue, string watermark, string first, string last);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Grain {Grain} lost effects from {Queue} (watermark {Watermark}, previously sent {Previous}); it waits for a replay")]
     private static partial void LogGap(ILogger logger, GrainId grain, string queue, string watermark, string previous);

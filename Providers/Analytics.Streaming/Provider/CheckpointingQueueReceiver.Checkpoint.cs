@@ -97,6 +97,7 @@ public sealed partial class CheckpointingQueueReceiver
         }
 
         _committed = position;
+        _rewindsSinceCheckpoint = 0;
         Tracker.Clear();
         _pages.Committed(position);
         Statistics.AddCheckpoint();
@@ -120,20 +121,27 @@ public sealed partial class CheckpointingQueueReceiver
 
     /// <summary>
     /// Replays from the checkpoint: a new epoch (so Orleans sees newer tokens), the reader back at
-    /// the checkpoint with the earlier page ends, nothing tracked, nothing unpublished kept.
+    /// the checkpoint, nothing tracked, nothing unpublished kept. The first replay after a
+    /// checkpoint cuts its pages where this receiver cut them before, which is fast and enough
+    /// when every consumer's watermark comes from this receiver. A second one before the
+    /// checkpoint moves means a watermark comes from pages cut elsewhere (another silo, an earlier
+    /// process): it hands out one record per page up to the furthest position ever read, which
+    /// straddles no watermark, so it converges.
     /// </summary>
     private async Task RewindAsync(string reason, CancellationToken cancellationToken)
     {
         _rewindRequested = false;
+        _rewindsSinceCheckpoint++;
+        var singleRecordsUntil = _rewindsSinceCheckpoint >= 2 ? _highWater : null;
         _epoch++;
         _outbox.Clear();
         Tracker.Clear();
         _lastRead = _committed;
         Statistics.AddRewind();
-        LogRewind(Queue, _committed?.ToString() ?? "the beginning", _epoch, reason);
+        LogRewind(Queue, _committed?.ToString() ?? "the beginning", _epoch, singleRecordsUntil?.ToString() ?? "none", reason);
         try
         {
-            await _pages.StartAsync(_committed, cancellationToken);
+            await _pages.StartAsync(_committed, cancellationToken, singleRecordsUntil);
         }
         catch (Exception exception) when (exception is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
@@ -182,6 +190,6 @@ public sealed partial class CheckpointingQueueReceiver
     [LoggerMessage(Level = LogLevel.Information, Message = "{Queue} is read and checkpointed to its end")]
     private partial void LogQueueEnded(string queue);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Replaying {Queue} from checkpoint {Checkpoint} (epoch {Epoch}): {Reason}")]
-    private partial void LogRewind(string queue, string checkpoint, int epoch, string reason);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Replaying {Queue} from checkpoint {Checkpoint} (epoch {Epoch}, one record per page up to {SingleRecordsUntil}): {Reason}")]
+    private partial void LogRewind(string queue, string checkpoint, int epoch, string singleRecordsUntil, string reason);
 }

@@ -32,6 +32,8 @@ public sealed partial class CheckpointingQueueReceiver : IQueueAdapterReceiver
     private readonly List<QueueItem> _items = [];
     private QueuePosition? _committed;
     private QueuePosition? _lastRead;
+    private QueuePosition? _highWater;
+    private int _rewindsSinceCheckpoint;
     private int _epoch;
     private long _ordinal;
     private long _lastCheckpoint;
@@ -80,6 +82,7 @@ public sealed partial class CheckpointingQueueReceiver : IQueueAdapterReceiver
     /// </summary>
     public void RequestRewind(StreamSequenceToken? token)
     {
+        Statistics.AddDeliveryFailure();
         if (token is not QueueSequenceToken queueToken || queueToken.Epoch >= _epoch)
         {
             _rewindRequested = true;
@@ -272,6 +275,12 @@ public sealed partial class CheckpointingQueueReceiver : IQueueAdapterReceiver
             handled = false;
         }
 
+        // Read and handled, or not: a replay starts over after the checkpoint and must not straddle what was delivered.
+        if (_highWater is not { } highWater || pageEnd > highWater)
+        {
+            _highWater = pageEnd;
+        }
+
         if (!handled || _stopping)
         {
             await RewindAsync(_stopping ? "stopping mid-page" : "a consumer lost effects it had not flushed", cancellationToken);
@@ -305,6 +314,12 @@ public sealed partial class CheckpointingQueueReceiver : IQueueAdapterReceiver
 
     private async Task AddDeadLetterAsync(QueueRecord record, string reason)
     {
+        // A replay meets the same poison records again: keep each once (per receiver).
+        if (_highWater is { } highWater && record.Position <= highWater)
+        {
+            return;
+        }
+
         Statistics.AddPoisonRecord();
         await _deadLetters.AddAsync(new DeadLetter(Queue, record.Position.ToString(), reason, _time.GetUtcNow(), record.Data.ToArray()), CancellationToken.None);
     }

@@ -6,7 +6,11 @@ namespace Analytics.Streaming;
 /// payload for a page; if a replayed page straddled that watermark, the consumer could neither
 /// apply the payload (part of it was applied before) nor skip it (part of it was not). So the
 /// ends of the pages handed out since the last checkpoint are kept, and a replay ends its pages
-/// there; pages past them are cut as they come. The reader's read-ahead is kept in a buffer.
+/// there; pages past them are cut as they come. That is not enough when a consumer's watermark
+/// comes from pages this reader never cut (another silo's receiver, an earlier process): a replay
+/// can then be asked to hand out one record per page up to a position. A watermark is the last
+/// item of its stream in some record, so a one-record page never straddles it. The reader's
+/// read-ahead is kept in a buffer.
 /// </summary>
 internal sealed class QueuePageReader(IQueueReader reader)
 {
@@ -14,16 +18,21 @@ internal sealed class QueuePageReader(IQueueReader reader)
     private readonly List<QueuePosition> _boundaries = [];
     private List<QueuePosition> _cuts = [];
     private int _nextCut;
+    private QueuePosition? _singleRecordsUntil;
 
     public IQueueReader Reader => reader;
 
     /// <summary>True once a closed queue was read to its end and every record was handed out.</summary>
     public bool IsAtEnd => _buffer.Count == 0 && reader.IsAtEnd;
 
-    /// <summary>Starts reading just after the position (a checkpoint), or at the queue's start; a rewind replays with the earlier page ends.</summary>
-    public async Task StartAsync(QueuePosition? after, CancellationToken cancellationToken)
+    /// <summary>
+    /// Starts reading just after the position (a checkpoint), or at the queue's start; a rewind
+    /// replays with the earlier page ends, or one record per page up to <paramref name="singleRecordsUntil"/>.
+    /// </summary>
+    public async Task StartAsync(QueuePosition? after, CancellationToken cancellationToken, QueuePosition? singleRecordsUntil = null)
     {
         _buffer.Clear();
+        _singleRecordsUntil = singleRecordsUntil;
         _boundaries.RemoveAll(b => after is { } checkpoint && b <= checkpoint);
         _cuts = [.. _boundaries];
         _nextCut = 0;
@@ -47,7 +56,7 @@ internal sealed class QueuePageReader(IQueueReader reader)
             return [];
         }
 
-        var count = Math.Min(maxCount, _buffer.Count);
+        var count = SingleRecord(_buffer[0]) ? 1 : Math.Min(maxCount, _buffer.Count);
         if (CutFor(_buffer[0].Position) is { } cut)
         {
             var upToCut = 0;
@@ -74,7 +83,7 @@ internal sealed class QueuePageReader(IQueueReader reader)
     {
         while (_buffer.Count < maxCount && !reader.IsAtEnd)
         {
-            if (_buffer.Count > 0 && !(CutFor(_buffer[0].Position) is { } cut && _buffer[^1].Position < cut))
+            if (_buffer.Count > 0 && (SingleRecord(_buffer[0]) || !(CutFor(_buffer[0].Position) is { } cut && _buffer[^1].Position < cut)))
             {
                 return;
             }
@@ -88,6 +97,8 @@ internal sealed class QueuePageReader(IQueueReader reader)
             _buffer.AddRange(records);
         }
     }
+
+    private bool SingleRecord(QueueRecord first) => _singleRecordsUntil is { } until && first.Position <= until;
 
     /// <summary>The end of the earlier page that a page starting at <paramref name="first"/> replays, if any.</summary>
     private QueuePosition? CutFor(QueuePosition first)

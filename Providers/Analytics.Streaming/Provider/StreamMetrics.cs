@@ -47,6 +47,9 @@ public sealed class StreamMetrics : IDisposable
             description: "Checkpoints each queue's receiver saved.");
     }
 
+    /// <summary>This silo's meter (a process may host several silos, each with a meter of this name).</summary>
+    internal Meter Meter => _meter;
+
     public void Dispose() => _meter.Dispose();
 
     private IEnumerable<Measurement<double>> Measure(Func<QueueStatistics, double?> read)
