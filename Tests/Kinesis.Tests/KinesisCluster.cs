@@ -146,7 +146,13 @@ internal sealed class KinesisCluster : IAsyncDisposable
                 o.MinPollInterval = TimeSpan.FromMilliseconds(50);
                 configure(o);
             },
-            o => o.CheckpointInterval = TimeSpan.FromMilliseconds(200),
+            o =>
+            {
+                o.CheckpointInterval = TimeSpan.FromMilliseconds(200);
+                // A direct consumer reactivated after its silo died answers a checkpoint Pending
+                // (its older watermark), not Gap, so the receiver replays only after this timeout.
+                o.PendingCheckpointTimeout = TimeSpan.FromSeconds(5);
+            },
             orleans => orleans.ConfigurePullingAgent(agent => agent.Configure(o => o.GetQueueMsgsTimerPeriod = TimeSpan.FromMilliseconds(50))));
     }
 }

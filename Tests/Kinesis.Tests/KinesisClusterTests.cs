@@ -157,4 +157,34 @@ public sealed class KinesisClusterTests(EmulatorHost emulators, ITestOutputHelpe
             Assert.True(takeover - stopped < TimeSpan.FromSeconds(5), "taken at the next pass, not after the lease length");
         });
     }
+
+    [Fact]
+    public async Task A_silo_that_joins_takes_its_fair_share_by_stealing_and_nothing_is_counted_twice()
+    {
+        const int Shards = 4, Keys = 20;
+        var stream = await CreateAsync(_client, "cluster-join", Shards);
+        await using var cluster = await KinesisCluster.StartAsync(emulators, _client, stream, silos: 1, o =>
+        {
+            o.LeaseLength = TimeSpan.FromSeconds(4);
+            o.LeaseRenewPeriod = TimeSpan.FromSeconds(1);
+        });
+        await cluster.Log.DumpOnFailureAsync(output, async () =>
+        {
+            var first = cluster.Cluster.Silos[0];
+            await KinesisCluster.EventuallyAsync(() => cluster.BalancedOverAsync([first], Shards), TimeSpan.FromSeconds(30), "one silo holds every shard");
+            await cluster.AppendAsync(0, 1000, Keys);
+
+            var clock = Stopwatch.StartNew();
+            var joined = await cluster.Cluster.StartAdditionalSiloAsync();
+            var writing = cluster.AppendAsync(1000, 1000, Keys);
+            await KinesisCluster.EventuallyAsync(() => cluster.BalancedOverAsync([first, joined], Shards), TimeSpan.FromSeconds(30), "the two silos share the shards evenly");
+            output.WriteLine($"a joining silo held its fair share {clock.Elapsed.TotalSeconds:0.0} s after it started");
+            await writing;
+            await KinesisCluster.EventuallyAsync(async () => (await cluster.ReportsAsync(Keys)).Sum(r => r.Count) >= 2000, TimeSpan.FromSeconds(30), "every record is delivered");
+
+            await Task.Delay(500);
+            Assert.All(await cluster.ReportsAsync(Keys), r => Assert.Equal(new TallyReport(2000 / Keys, 0, 0), r));
+            Assert.Equal(2, KinesisCluster.HeldBy(joined).Count);
+        });
+    }
 }

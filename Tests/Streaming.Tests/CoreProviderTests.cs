@@ -125,6 +125,7 @@ public sealed class DeliveryFailureTests : IDisposable
         await Eventually.TrueAsync(async () => await cluster.CountAsync(3) >= 600, "every item arrives once the grain recovers");
         await Task.Delay(500);
         await cluster.AssertExactAsync(600, keys: 3);
+        Assert.True(cluster.Statistics.Sum(s => s.DeliveryFailures) >= 1);
         Assert.True(cluster.Statistics.Sum(s => s.Rewinds) >= 1);
     }
 }

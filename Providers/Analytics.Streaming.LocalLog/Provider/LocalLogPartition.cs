@@ -46,7 +46,7 @@ internal sealed class LocalLogPartition : IAsyncDisposable
         EnqueueAsync(new AppendRequest([]) { TrimBefore = olderThan.ToUnixTimeMilliseconds() }, CancellationToken.None);
 
     /// <summary>A reader of this partition on its own connection.</summary>
-    public LocalLogReader CreateReader() => new(Path, FullSync);
+    public LocalLogReader CreateReader() => new(Path, FullSync, _time);
 
     private async Task EnqueueAsync(AppendRequest request, CancellationToken cancellationToken)
     {

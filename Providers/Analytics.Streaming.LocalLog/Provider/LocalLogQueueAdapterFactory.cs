@@ -5,17 +5,17 @@ namespace Analytics.Streaming.LocalLog;
 /// <summary>The local log as an Orleans persistent stream provider: partition i is queue i, a stream's key picks its partition.</summary>
 public sealed class LocalLogQueueAdapterFactory : CheckpointingQueueAdapterFactory, IAsyncDisposable, IDisposable
 {
-    private readonly LocalLog _log;
+    private readonly LocalLogStore _log;
     private readonly LocalLogMetadataStore _metadata;
 
     public LocalLogQueueAdapterFactory(string name, LocalLogOptions options, IServiceProvider services, TimeProvider time)
         : base(name, services)
     {
-        _log = new LocalLog(options, time);
+        _log = new LocalLogStore(options, time);
         _metadata = new LocalLogMetadataStore(options);
     }
 
-    public LocalLog Log => _log;
+    public LocalLogStore Log => _log;
 
     public override IQueueWriter Writer => _log;
 

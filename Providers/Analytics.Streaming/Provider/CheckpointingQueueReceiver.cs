@@ -82,6 +82,7 @@ public sealed partial class CheckpointingQueueReceiver : IQueueAdapterReceiver
     /// </summary>
     public void RequestRewind(StreamSequenceToken? token)
     {
+        Statistics.AddDeliveryFailure();
         if (token is not QueueSequenceToken queueToken || queueToken.Epoch >= _epoch)
         {
             _rewindRequested = true;
@@ -274,6 +275,12 @@ public sealed partial class CheckpointingQueueReceiver : IQueueAdapterReceiver
             handled = false;
         }
 
+        // Read and handled, or not: a replay starts over after the checkpoint and must not straddle what was delivered.
+        if (_highWater is not { } highWater || pageEnd > highWater)
+        {
+            _highWater = pageEnd;
+        }
+
         if (!handled || _stopping)
         {
             await RewindAsync(_stopping ? "stopping mid-page" : "a consumer lost effects it had not flushed", cancellationToken);
@@ -287,11 +294,6 @@ public sealed partial class CheckpointingQueueReceiver : IQueueAdapterReceiver
         }
 
         _lastRead = pageEnd;
-        if (_highWater is not { } highWater || pageEnd > highWater)
-        {
-            _highWater = pageEnd;
-        }
-
         Statistics.AddPage(records.Count, page.Items.Count);
         Statistics.SetLastDelivered(pageEnd);
         return true;
@@ -312,6 +314,12 @@ public sealed partial class CheckpointingQueueReceiver : IQueueAdapterReceiver
 
     private async Task AddDeadLetterAsync(QueueRecord record, string reason)
     {
+        // A replay meets the same poison records again: keep each once (per receiver).
+        if (_highWater is { } highWater && record.Position <= highWater)
+        {
+            return;
+        }
+
         Statistics.AddPoisonRecord();
         await _deadLetters.AddAsync(new DeadLetter(Queue, record.Position.ToString(), reason, _time.GetUtcNow(), record.Data.ToArray()), CancellationToken.None);
     }

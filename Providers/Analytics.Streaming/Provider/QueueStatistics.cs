@@ -17,6 +17,8 @@ public sealed class QueueStatistics(string provider, string queue)
     private long _rewinds;
     private long _poisonRecords;
     private long _dropped;
+    private long _deliveryFailures;
+    private volatile bool _active;
     private long _lagTicks = -1;
     private volatile string? _lastDelivered;
     private volatile string? _committed;
@@ -47,6 +49,9 @@ public sealed class QueueStatistics(string provider, string queue)
     /// <summary>Items direct consumers reported as dropped (duplicates, dead-lettered).</summary>
     public long Dropped => Interlocked.Read(ref _dropped);
 
+    /// <summary>Stream deliveries Orleans gave up on (each made the receiver replay).</summary>
+    public long DeliveryFailures => Interlocked.Read(ref _deliveryFailures);
+
     /// <summary>The last position read and handled.</summary>
     public string? LastDelivered => _lastDelivered;
 
@@ -64,7 +69,11 @@ public sealed class QueueStatistics(string provider, string queue)
     }
 
     /// <summary>True while this silo reads the queue.</summary>
-    public bool Active { get; internal set; }
+    public bool Active
+    {
+        get => _active;
+        internal set => _active = value;
+    }
 
     internal void AddPage(int records, int items)
     {
@@ -83,6 +92,8 @@ public sealed class QueueStatistics(string provider, string queue)
     internal void AddPoisonRecord() => Interlocked.Increment(ref _poisonRecords);
 
     internal void AddDropped(int count) => Interlocked.Add(ref _dropped, count);
+
+    internal void AddDeliveryFailure() => Interlocked.Increment(ref _deliveryFailures);
 
     internal void SetLastDelivered(QueuePosition? position) => _lastDelivered = position?.ToString();
 

@@ -7,14 +7,14 @@ namespace Analytics.Streaming.LocalLog;
 /// several partitions run in parallel, and each completes once committed. Records past the
 /// retention are trimmed in the background.
 /// </summary>
-public sealed class LocalLog : IQueueWriter, IAsyncDisposable
+public sealed class LocalLogStore : IQueueWriter, IAsyncDisposable
 {
     private readonly LocalLogOptions _options;
     private readonly LocalLogPartition[] _partitions;
     private readonly TimeProvider _time;
     private readonly ITimer _trimTimer;
 
-    public LocalLog(LocalLogOptions options, TimeProvider time)
+    public LocalLogStore(LocalLogOptions options, TimeProvider time)
     {
         if (options.Validate() is { } error)
         {
