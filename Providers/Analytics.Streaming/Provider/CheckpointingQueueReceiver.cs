@@ -41,6 +41,7 @@ public sealed partial class CheckpointingQueueReceiver : IQueueAdapterReceiver
     private bool _finished;
     private volatile bool _rewindRequested;
     private volatile bool _stopping;
+    private CancellationToken _pumping;
 
     public CheckpointingQueueReceiver(QueueId queueId, string queue, QueueReceiverServices services, IQueueReader reader, IQueueCheckpointer checkpointer, IDeadLetterStore deadLetters)
     {
@@ -74,7 +75,8 @@ public sealed partial class CheckpointingQueueReceiver : IQueueAdapterReceiver
 
     internal DeliveryTracker Tracker { get; } = new();
 
-    internal bool Stopping => _stopping;
+    /// <summary>Shutting down, or Orleans cancelled the current read (its pulling agent stops).</summary>
+    internal bool Stopping => _stopping || _pumping.IsCancellationRequested;
 
     /// <summary>
     /// Called when Orleans gave up delivering a batch: replay from the checkpoint rather than
@@ -94,6 +96,19 @@ public sealed partial class CheckpointingQueueReceiver : IQueueAdapterReceiver
     public Task<IList<IBatchContainer>> GetQueueMessagesAsync(int maxCount) => GetQueueMessagesAsync(maxCount, CancellationToken.None);
 
     public async Task<IList<IBatchContainer>> GetQueueMessagesAsync(int maxCount, CancellationToken cancellationToken)
+    {
+        _pumping = cancellationToken;
+        try
+        {
+            return await ReadAsync(maxCount, cancellationToken);
+        }
+        finally
+        {
+            _pumping = CancellationToken.None;
+        }
+    }
+
+    private async Task<IList<IBatchContainer>> ReadAsync(int maxCount, CancellationToken cancellationToken)
     {
         if (_finished || (!_initialized && !await TryInitializeAsync(cancellationToken)))
         {
@@ -187,11 +202,15 @@ public sealed partial class CheckpointingQueueReceiver : IQueueAdapterReceiver
         return delay < Options.MaxDeliveryBackoff ? delay : Options.MaxDeliveryBackoff;
     }
 
+    /// <summary>Waits before a retry; returns early when the receiver stops.</summary>
     internal async Task DelayAsync(TimeSpan delay)
     {
-        if (!_stopping)
+        try
         {
-            await Task.Delay(delay, _time);
+            await Task.Delay(delay, _time, _pumping);
+        }
+        catch (OperationCanceledException)
+        {
         }
     }
 
@@ -281,9 +300,9 @@ public sealed partial class CheckpointingQueueReceiver : IQueueAdapterReceiver
             _highWater = pageEnd;
         }
 
-        if (!handled || _stopping)
+        if (!handled || Stopping)
         {
-            await RewindAsync(_stopping ? "stopping mid-page" : "a consumer lost effects it had not flushed", cancellationToken);
+            await RewindAsync(Stopping ? "stopping mid-page" : "a consumer lost effects it had not flushed", cancellationToken);
             return false;
         }
 
