@@ -118,6 +118,10 @@ public sealed partial class CheckpointingQueueReceiver : IQueueAdapterReceiver
         if (_rewindRequested)
         {
             await RewindAsync("Orleans gave up delivering a batch", cancellationToken);
+            if (!_initialized)
+            {
+                return [];
+            }
         }
 
         if (_outbox.Count > 0)
