@@ -20,6 +20,8 @@ namespace Analytics.Streaming;
 /// </remarks>
 public sealed partial class CheckpointingQueueReceiver : IQueueAdapterReceiver
 {
+    private const int MaxPagesPerCall = 16;
+
     private readonly QueueId _queueId;
     private readonly QueuePageReader _pages;
     private readonly IQueueCheckpointer _checkpointer;
@@ -141,27 +143,28 @@ public sealed partial class CheckpointingQueueReceiver : IQueueAdapterReceiver
             return [];
         }
 
-        IReadOnlyList<QueueRecord> records;
-        try
+        // An empty answer makes Orleans wait for its next tick, so pages that publish nothing
+        // (duplicates, poison, direct consumers only) do not end the call; a few pages at most,
+        // so that checkpoints stay on time.
+        for (var pages = 0; pages < MaxPagesPerCall && _outbox.Count == 0; pages++)
         {
-            records = await _pages.ReadPageAsync(Options.BatchSize, cancellationToken);
-            Statistics.SetLag(_pages.Reader.Lag);
-        }
-        catch (Exception exception) when (exception is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-        {
-            // The pulling agent calls again at its next tick; that is the retry.
-            LogReadFailed(exception, Queue);
-            return [];
-        }
+            IReadOnlyList<QueueRecord> records;
+            try
+            {
+                records = await _pages.ReadPageAsync(Options.BatchSize, cancellationToken);
+                Statistics.SetLag(_pages.Reader.Lag);
+            }
+            catch (Exception exception) when (exception is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                // The pulling agent calls again at its next tick; that is the retry.
+                LogReadFailed(exception, Queue);
+                return [];
+            }
 
-        if (records.Count == 0)
-        {
-            return [];
-        }
-
-        if (!await HandlePageAsync(records, cancellationToken))
-        {
-            return [];
+            if (records.Count == 0 || !await HandlePageAsync(records, cancellationToken))
+            {
+                return [];
+            }
         }
 
         return TakeFromOutbox(maxCount);
