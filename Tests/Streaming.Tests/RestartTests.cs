@@ -56,6 +56,24 @@ public sealed class RestartTests : IDisposable
     }
 
     [Fact]
+    public async Task A_second_silo_on_the_same_files_takes_over_from_the_checkpoint_when_the_first_stops()
+    {
+        await using var cluster = await StreamCluster.StartAsync(_data.Settings);
+        await cluster.AppendAsync(0, 3000, keys: 20);
+        await Eventually.TrueAsync(async () => await cluster.CountAsync(20) >= 3000, "the first 3000 arrive");
+
+        var second = await cluster.Cluster.StartAdditionalSiloAsync();
+        await cluster.Cluster.StopSiloAsync(cluster.Cluster.Silos[0]);
+        await cluster.Cluster.WaitForLivenessToStabilizeAsync();
+        await cluster.AppendAsync(3000, 2000, keys: 20);
+
+        await Eventually.TrueAsync(async () => await cluster.CountAsync(20) >= 5000, "all 5000 arrive");
+        await Task.Delay(500);
+        await cluster.AssertExactAsync(5000, keys: 20);
+        Assert.Equal(4, second.ServiceProvider.GetQueueStatistics().Active.Count);
+    }
+
+    [Fact]
     public async Task When_a_silo_is_killed_mid_stream_its_queues_move_and_every_item_counts_once()
     {
         await using var cluster = await StreamCluster.StartAsync(_data.Settings with { Silos = 2, Partitions = 8 });

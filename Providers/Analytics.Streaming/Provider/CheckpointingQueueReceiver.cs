@@ -20,6 +20,8 @@ namespace Analytics.Streaming;
 /// </remarks>
 public sealed partial class CheckpointingQueueReceiver : IQueueAdapterReceiver
 {
+    private const int MaxPagesPerCall = 16;
+
     private readonly QueueId _queueId;
     private readonly QueuePageReader _pages;
     private readonly IQueueCheckpointer _checkpointer;
@@ -41,6 +43,7 @@ public sealed partial class CheckpointingQueueReceiver : IQueueAdapterReceiver
     private bool _finished;
     private volatile bool _rewindRequested;
     private volatile bool _stopping;
+    private CancellationToken _pumping;
 
     public CheckpointingQueueReceiver(QueueId queueId, string queue, QueueReceiverServices services, IQueueReader reader, IQueueCheckpointer checkpointer, IDeadLetterStore deadLetters)
     {
@@ -74,7 +77,8 @@ public sealed partial class CheckpointingQueueReceiver : IQueueAdapterReceiver
 
     internal DeliveryTracker Tracker { get; } = new();
 
-    internal bool Stopping => _stopping;
+    /// <summary>Shutting down, or Orleans cancelled the current read (its pulling agent stops).</summary>
+    internal bool Stopping => _stopping || _pumping.IsCancellationRequested;
 
     /// <summary>
     /// Called when Orleans gave up delivering a batch: replay from the checkpoint rather than
@@ -95,6 +99,19 @@ public sealed partial class CheckpointingQueueReceiver : IQueueAdapterReceiver
 
     public async Task<IList<IBatchContainer>> GetQueueMessagesAsync(int maxCount, CancellationToken cancellationToken)
     {
+        _pumping = cancellationToken;
+        try
+        {
+            return await ReadAsync(maxCount, cancellationToken);
+        }
+        finally
+        {
+            _pumping = CancellationToken.None;
+        }
+    }
+
+    private async Task<IList<IBatchContainer>> ReadAsync(int maxCount, CancellationToken cancellationToken)
+    {
         if (_finished || (!_initialized && !await TryInitializeAsync(cancellationToken)))
         {
             return [];
@@ -103,6 +120,10 @@ public sealed partial class CheckpointingQueueReceiver : IQueueAdapterReceiver
         if (_rewindRequested)
         {
             await RewindAsync("Orleans gave up delivering a batch", cancellationToken);
+            if (!_initialized)
+            {
+                return [];
+            }
         }
 
         if (_outbox.Count > 0)
@@ -122,27 +143,28 @@ public sealed partial class CheckpointingQueueReceiver : IQueueAdapterReceiver
             return [];
         }
 
-        IReadOnlyList<QueueRecord> records;
-        try
+        // An empty answer makes Orleans wait for its next tick, so pages that publish nothing
+        // (duplicates, poison, direct consumers only) do not end the call; a few pages at most,
+        // so that checkpoints stay on time.
+        for (var pages = 0; pages < MaxPagesPerCall && _outbox.Count == 0; pages++)
         {
-            records = await _pages.ReadPageAsync(Options.BatchSize, cancellationToken);
-            Statistics.SetLag(_pages.Reader.Lag);
-        }
-        catch (Exception exception) when (exception is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-        {
-            // The pulling agent calls again at its next tick; that is the retry.
-            LogReadFailed(exception, Queue);
-            return [];
-        }
+            IReadOnlyList<QueueRecord> records;
+            try
+            {
+                records = await _pages.ReadPageAsync(Options.BatchSize, cancellationToken);
+                Statistics.SetLag(_pages.Reader.Lag);
+            }
+            catch (Exception exception) when (exception is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                // The pulling agent calls again at its next tick; that is the retry.
+                LogReadFailed(exception, Queue);
+                return [];
+            }
 
-        if (records.Count == 0)
-        {
-            return [];
-        }
-
-        if (!await HandlePageAsync(records, cancellationToken))
-        {
-            return [];
+            if (records.Count == 0 || !await HandlePageAsync(records, cancellationToken))
+            {
+                return [];
+            }
         }
 
         return TakeFromOutbox(maxCount);
@@ -187,11 +209,15 @@ public sealed partial class CheckpointingQueueReceiver : IQueueAdapterReceiver
         return delay < Options.MaxDeliveryBackoff ? delay : Options.MaxDeliveryBackoff;
     }
 
+    /// <summary>Waits before a retry; returns early when the receiver stops.</summary>
     internal async Task DelayAsync(TimeSpan delay)
     {
-        if (!_stopping)
+        try
         {
-            await Task.Delay(delay, _time);
+            await Task.Delay(delay, _time, _pumping);
+        }
+        catch (OperationCanceledException)
+        {
         }
     }
 
@@ -281,9 +307,9 @@ public sealed partial class CheckpointingQueueReceiver : IQueueAdapterReceiver
             _highWater = pageEnd;
         }
 
-        if (!handled || _stopping)
+        if (!handled || Stopping)
         {
-            await RewindAsync(_stopping ? "stopping mid-page" : "a consumer lost effects it had not flushed", cancellationToken);
+            await RewindAsync(Stopping ? "stopping mid-page" : "a consumer lost effects it had not flushed", cancellationToken);
             return false;
         }
 

@@ -42,6 +42,13 @@ internal sealed partial class QueuePageContext(CheckpointingQueueReceiver receiv
         var failures = 0;
         while (true)
         {
+            if (receiver.Stopping)
+            {
+                // This page counts as not delivered, so no checkpoint passes it and whoever reads
+                // the queue next replays it (consumers skip what they applied).
+                return new DeliveryOutcome(DeliveryStatus.Gap);
+            }
+
             DeliveryOutcome outcome;
             try
             {
@@ -58,8 +65,6 @@ internal sealed partial class QueuePageContext(CheckpointingQueueReceiver receiv
             }
             catch (Exception) when (receiver.Stopping)
             {
-                // The receiver stops: this page counts as not delivered, so no checkpoint passes
-                // it and whoever reads the queue next replays it (consumers skip what they applied).
                 return new DeliveryOutcome(DeliveryStatus.Gap);
             }
             catch (Exception exception) when (IsTransient(exception))
