@@ -6,7 +6,6 @@ using Amazon.DynamoDBv2.Model;
 using Amazon.Runtime;
 using Analytics.Aws.DynamoDB;
 using Analytics.Streaming.Kinesis;
-using Analytics.Aws.DynamoDB;
 using Analytics.Aws.Kinesis;
 using Analytics.Testing.AwsFaultProxy;
 using static Analytics.Aws.Tests.KinesisTestStreams;

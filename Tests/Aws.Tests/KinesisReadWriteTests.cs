@@ -42,7 +42,7 @@ public sealed class KinesisReadWriteTests(EmulatorHost emulators) : IDisposable
             Assert.NotNull(shardRead.LastPage.NextShardIterator);
             // Within a shard, sequence numbers only grow.
             Assert.True(shardRead.Records.Zip(shardRead.Records.Skip(1)).All(p =>
-                StreamSequenceToken.CompareSequences(p.First.SequenceNumber, p.Second.SequenceNumber) < 0));
+                Analytics.Streaming.QueuePosition.CompareSequences(p.First.SequenceNumber, p.Second.SequenceNumber) < 0));
             Assert.All(shardRead.Records, r => Assert.True(r.ApproximateArrivalTimestamp > DateTimeOffset.UtcNow.AddMinutes(-5)));
             read.AddRange(shardRead.Records);
         }

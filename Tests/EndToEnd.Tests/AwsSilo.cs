@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Text;
 using Analytics.Aws.Tests;
 using Analytics.Aws.Kinesis;
-using Analytics.Aws.Kinesis;
 using Analytics.Streaming.Kinesis;
 using Microsoft.Extensions.Logging.Abstractions;
 

@@ -102,7 +102,9 @@ public abstract partial class QueueConsumerGrain(TimeSpan? flushInterval = null,
 
         if (!Watermarks.Covers(request))
         {
-            return CheckpointAnswer.Pending;
+            // A direct consumer's deliveries are awaited by the receiver before it asks, so one that
+            // is behind lost them (its silo died); only a stream delivery can still be in flight.
+            return IsDirectConsumer(GetType()) ? CheckpointAnswer.Gap : CheckpointAnswer.Pending;
         }
 
         await FlushAsync();
@@ -121,6 +123,11 @@ public abstract partial class QueueConsumerGrain(TimeSpan? flushInterval = null,
             LogFlushFailed(Logger, exception, this.GetGrainId());
         }
     }
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<Type, bool> DirectConsumerTypes = new();
+
+    private static bool IsDirectConsumer(Type type) => DirectConsumerTypes.GetOrAdd(type, static t =>
+        t.GetInterfaces().Any(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IQueueConsumer<>)));
 
     private ILogger Logger => _logger ??= ServiceProvider.GetRequiredService<ILoggerFactory>().CreateLogger(GetType());
 

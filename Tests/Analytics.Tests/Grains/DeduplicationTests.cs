@@ -71,7 +71,7 @@ public sealed class DeduplicationTests
 
         // The first "x" is never a duplicate of itself, and a checkpoint is refused when behind.
         Assert.Null((await grain.OnNextAsync(Delivery((10, 0, "x")))).Dropped);
-        Assert.Equal(CheckpointAnswer.Pending, await grain.OnCheckpointAsync(new QueueCheckpointRequest(queue, new QueuePosition(12, 0))));
+        Assert.Equal(CheckpointAnswer.Gap, await grain.OnCheckpointAsync(new QueueCheckpointRequest(queue, new QueuePosition(12, 0))));
         Assert.Equal(CheckpointAnswer.Flushed, await grain.OnCheckpointAsync(new QueueCheckpointRequest(queue, new QueuePosition(11, 1))));
         var summary = (await grain.GetSummary(TimeSpan.FromHours(1)))!;
         Assert.Equal(4, summary.Metrics["m"].Count); // x, y, the anonymous one, w
