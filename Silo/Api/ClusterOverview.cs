@@ -36,10 +36,10 @@ public sealed class ClusterOverview(
     {
         var statistics = await Management.GetRuntimeStatistics([local.SiloAddress]);
         return new SelfResponse(
-            local.SiloAddress.ToString(),
+            local.SiloAddress.ToParsableString(),
             statistics.FirstOrDefault()?.ActivationCount ?? 0,
             queues.Active.Select(q => new QueueResponse(
-                q.Queue,
+                $"{q.Provider}:{q.Queue}",
                 q.Records,
                 q.Items,
                 q.Committed,
@@ -56,10 +56,10 @@ public sealed class ClusterOverview(
         var figures = await Task.WhenAll(entries.Select(e => FetchAsync(e, cancellationToken)));
         return new ClusterResponse(
             cluster.Value.ClusterId,
-            local.SiloAddress.ToString(),
+            local.SiloAddress.ToParsableString(),
             membership.CurrentSnapshot.Version.Value,
             entries.Select((e, i) => new SiloResponse(
-                e.SiloAddress.ToString(),
+                e.SiloAddress.ToParsableString(),
                 e.SiloName,
                 e.Status.ToString(),
                 MetadataOf(e.SiloAddress).GetValueOrDefault(SiloMetadataKeys.Zone),
@@ -109,7 +109,7 @@ public sealed class ClusterOverview(
             timeout.CancelAfter(PeerTimeout);
             var client = http.CreateClient(HttpClientName);
             var self = await client.GetFromJsonAsync<SelfResponse>(new Uri(new Uri(baseUrl), "/api/cluster/self"), ApiJson.Options, timeout.Token);
-            return self is not null && self.Address == entry.SiloAddress.ToString()
+            return self is not null && self.Address == entry.SiloAddress.ToParsableString()
                 ? (self, null)
                 : (null, $"{baseUrl} is now another silo ({self?.Address})");
         }

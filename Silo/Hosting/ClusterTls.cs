@@ -7,9 +7,8 @@ namespace Analytics.Silo.Hosting;
 /// <summary>
 /// Mutual TLS between silos and from clients, with Orleans' own transport security
 /// (Microsoft.Orleans.Connections.Security): every silo presents the cluster's certificate
-/// (<c>Cluster:Tls:CertificatePath</c>, a PFX) and accepts only peers whose certificate has one of
-/// the allowed thumbprints (<c>Cluster:Tls:AllowedThumbprints</c>; by default its own, so several
-/// can be listed while the certificate is rotated).
+/// (<c>Cluster:Tls:CertificatePath</c>, a PFX) and accepts only peers whose certificate is that one
+/// or has one of the further thumbprints of <c>Cluster:Tls:AllowedThumbprints</c> (for rotations).
 /// </summary>
 /// <remarks>
 /// Orleans has no shared-secret handshake, so <c>Cluster:Secret</c> is retired: a silo that still
@@ -38,12 +37,27 @@ internal static class ClusterTls
             throw new OptionsValidationException(CertificatePathKey, typeof(TlsOptions), [$"{CertificatePathKey}: cannot load '{path}' as a PFX certificate: {exception.Message}"]);
         }
 
-        var allowed = ParseThumbprints(configuration[AllowedThumbprintsKey]) ?? [certificate.Thumbprint];
+        if (!certificate.HasPrivateKey)
+        {
+            throw new OptionsValidationException(CertificatePathKey, typeof(TlsOptions), [$"{CertificatePathKey}: '{path}' holds no private key; the silo must present the certificate."]);
+        }
+
+        if (certificate.NotAfter < DateTime.Now || certificate.NotBefore > DateTime.Now)
+        {
+            throw new OptionsValidationException(CertificatePathKey, typeof(TlsOptions), [$"{CertificatePathKey}: the certificate in '{path}' is valid only from {certificate.NotBefore:u} to {certificate.NotAfter:u}."]);
+        }
+
+        // Its own certificate, and any listed for a rotation.
+        var allowed = (ParseThumbprints(configuration[AllowedThumbprintsKey]) ?? []).Append(certificate.Thumbprint).ToHashSet(StringComparer.OrdinalIgnoreCase);
         silo.UseTls(certificate, tls =>
         {
             tls.RemoteCertificateMode = RemoteCertificateMode.RequireCertificate;
+            // Pinned by thumbprint, not trusted through a CA: a self-signed certificate is fine, so an
+            // untrusted root and a host-name mismatch are ignored; an expired certificate is not.
             tls.RemoteCertificateValidation = (remote, _, _) =>
-                remote is not null && allowed.Contains(remote.Thumbprint, StringComparer.OrdinalIgnoreCase);
+                remote is not null
+                && allowed.Contains(remote.Thumbprint)
+                && remote.NotBefore <= DateTime.Now && DateTime.Now <= remote.NotAfter;
         });
     }
 

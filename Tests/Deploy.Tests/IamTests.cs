@@ -85,13 +85,13 @@ public sealed partial class IamTests(DefaultStack stack)
     }
 
     [Fact]
-    public void The_execution_role_may_pull_the_image_write_the_log_group_and_read_the_cluster_secret_only()
+    public void The_execution_role_may_pull_the_image_and_write_the_log_group_only()
     {
         var executionRole = stack.LogicalId(stack.Stack.Silos.TaskDefinition.ExecutionRole!);
         var statements = PoliciesOf(executionRole).SelectMany(p => p["PolicyDocument"]!["Statement"]!.AsArray()).Select(s => s!.AsObject()).ToList();
         var actions = statements.SelectMany(Actions).Order();
         Assert.Equal(
-            ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetAuthorizationToken", "ecr:GetDownloadUrlForLayer", "logs:CreateLogStream", "logs:PutLogEvents", "secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"],
+            ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetAuthorizationToken", "ecr:GetDownloadUrlForLayer", "logs:CreateLogStream", "logs:PutLogEvents"],
             actions);
         var logs = statements.Single(s => Actions(s).Contains("logs:PutLogEvents"));
         Assert.True(JsonNode.DeepEquals(SynthesizedStack.GetAtt(stack.LogicalId(stack.Stack.Silos.LogGroup), "Arn"), logs["Resource"]));

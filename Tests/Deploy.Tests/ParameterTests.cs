@@ -18,7 +18,7 @@ public sealed class ParameterTests(CustomizedStack stack)
         stack.Template.HasResourceProperties("AWS::ECS::Cluster", new Dictionary<string, object> { ["ClusterName"] = "analytics-staging" });
         var environment = ServiceTests.ContainerEnvironment(stack);
         Assert.Equal("analytics-staging-", (string?)environment["DynamoDB__TablePrefix"]);
-        Assert.Equal("analytics-staging", (string?)environment["Cluster__Id"]);
+        Assert.Equal("analytics-staging", (string?)environment["Orleans__ClusterId"]);
         Assert.All(stack.Resources("AWS::CloudWatch::Alarm").Values.Select(a => (string?)a["Properties"]!["AlarmName"]).OfType<string>(),
             name => Assert.StartsWith("analytics-staging-", name, StringComparison.Ordinal));
     }

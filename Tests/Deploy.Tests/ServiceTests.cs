@@ -68,7 +68,7 @@ public sealed class ServiceTests(DefaultStack stack)
         Assert.True(JsonNode.DeepEquals(new JsonObject { ["Ref"] = "AWS::Region" }, environment["AWS__Region"]));
         Assert.Equal("analytics-prod-", (string?)environment["DynamoDB__TablePrefix"]);
         Assert.Equal("false", (string?)environment["DynamoDB__CreateTables"]);
-        Assert.Equal("analytics-prod", (string?)environment["Cluster__Id"]);
+        Assert.Equal("analytics-prod", (string?)environment["Orleans__ClusterId"]);
         Assert.Equal("5080", (string?)environment["Http__Port"]);
         Assert.Equal("11111", (string?)environment["Silo__Port"]);
         Assert.Equal("30000", (string?)environment["Gateway__Port"]);
@@ -87,16 +87,13 @@ public sealed class ServiceTests(DefaultStack stack)
     }
 
     [Fact]
-    public void The_cluster_secret_comes_from_Secrets_Manager_not_from_the_template()
+    public void No_cluster_secret_is_made_or_injected_since_Orleans_has_none()
     {
-        var secrets = Container(stack)["Secrets"]!.AsArray();
-        var secret = Assert.Single(secrets)!;
-        Assert.Equal("Cluster__Secret", (string?)secret["Name"]);
-        Assert.Equal(stack.Resources("AWS::SecretsManager::Secret").Keys.Single(), (string?)secret["ValueFrom"]!["Ref"]);
-        stack.Template.HasResourceProperties("AWS::SecretsManager::Secret", new Dictionary<string, object>
-        {
-            ["GenerateSecretString"] = new Dictionary<string, object> { ["PasswordLength"] = 48, ["ExcludePunctuation"] = true },
-        });
+        // Orleans has no shared-secret handshake; the silo ignores Cluster:Secret, so the stack no
+        // longer makes one. Silo and gateway ports are open only to the silos' own security group.
+        Assert.Null(Container(stack)["Secrets"]);
+        Assert.Empty(stack.Resources("AWS::SecretsManager::Secret"));
+        Assert.False(ContainerEnvironment(stack).ContainsKey("Cluster__Secret"));
     }
 
     [Fact]

@@ -18,10 +18,13 @@ internal sealed class AwsSilo(EmulatorHost emulators, string stream, string tabl
     public string TablePrefix => tablePrefix;
 
     /// <summary>Settings for fast tests: short leases and checkpoints, so that kills and reshards settle in seconds.</summary>
-    public Task<SiloProcess> StartAsync(params string[] extra) =>
+    public Task<SiloProcess> StartAsync(params string[] extra) => StartAsync(new Dictionary<string, string>(), extra);
+
+    /// <param name="environment">More environment variables (say, an ECS metadata endpoint).</param>
+    public Task<SiloProcess> StartAsync(IReadOnlyDictionary<string, string> environment, params string[] extra) =>
         SiloProcess.StartAsync(
             Path.Combine(Path.GetTempPath(), "aws-silo-unused"),
-            new Dictionary<string, string>
+            new Dictionary<string, string>(environment)
             {
                 ["AWS_ACCESS_KEY_ID"] = "test",
                 ["AWS_SECRET_ACCESS_KEY"] = "test",

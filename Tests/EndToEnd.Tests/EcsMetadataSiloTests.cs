@@ -13,7 +13,7 @@ namespace Analytics.EndToEnd.Tests;
 /// <remarks>In the emulators' collection although it needs none of them: that keeps its silo processes
 /// from running beside the cluster fail-over test, which leans on the emulators answering in time.</remarks>
 [Collection(EmulatorCollection.Name)]
-public sealed class EcsMetadataSiloTests : IDisposable
+public sealed class EcsMetadataSiloTests(EmulatorHost emulators) : IDisposable
 {
     private readonly string _data = Path.Combine(Path.GetTempPath(), "e2e-ecs-" + Guid.NewGuid().ToString("N"));
 
@@ -29,7 +29,8 @@ public sealed class EcsMetadataSiloTests : IDisposable
     public async Task The_silo_advertises_its_task_address_and_zone_from_the_metadata_endpoint()
     {
         await using var endpoint = await FakeEcsMetadataEndpoint.StartAsync("10.40.17.23", "eu-west-1b");
-        await using var silo = await SiloProcess.StartAsync(_data, Environment(endpoint), []);
+        // AWS mode, as on ECS: the advertised address goes into the membership table (listening on loopback).
+        await using var silo = await (await AwsAsync()).StartAsync(Environment(endpoint));
 
         var cluster = JsonNode.Parse(await silo.Http.GetStringAsync("/api/cluster"))!;
 
@@ -43,7 +44,7 @@ public sealed class EcsMetadataSiloTests : IDisposable
     public async Task An_explicit_setting_wins_over_the_metadata_endpoint()
     {
         await using var endpoint = await FakeEcsMetadataEndpoint.StartAsync("10.40.17.23", "eu-west-1b");
-        await using var silo = await SiloProcess.StartAsync(_data, Environment(endpoint), ["--Silo:Zone=rack-7"]);
+        await using var silo = await (await AwsAsync()).StartAsync(Environment(endpoint), "--Silo:Zone=rack-7");
 
         var cluster = JsonNode.Parse(await silo.Http.GetStringAsync("/api/cluster"))!;
 
@@ -66,6 +67,12 @@ public sealed class EcsMetadataSiloTests : IDisposable
         Assert.Contains("error: invalid configuration: Silo:AdvertisedHost or Silo:Zone is not set, and the ECS task metadata endpoint", error.Message, StringComparison.Ordinal);
         Assert.Contains("answered 500", error.Message, StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", error.Message, StringComparison.Ordinal);
+    }
+
+    private async Task<AwsSilo> AwsAsync()
+    {
+        using var kinesis = emulators.CreateKinesisClient();
+        return await AwsSilo.CreateAsync(emulators, kinesis, shards: 1);
     }
 
     private static Dictionary<string, string> Environment(FakeEcsMetadataEndpoint endpoint) => new()

@@ -5,8 +5,6 @@ using Amazon.CDK.AWS.ECR;
 using Amazon.CDK.AWS.ECS;
 using Amazon.CDK.AWS.ElasticLoadBalancingV2;
 using Amazon.CDK.AWS.Logs;
-using Amazon.CDK.AWS.SecretsManager;
-using Secret = Amazon.CDK.AWS.SecretsManager.Secret;
 using Constructs;
 using EcsProtocol = Amazon.CDK.AWS.ECS.Protocol;
 using HealthCheck = Amazon.CDK.AWS.ElasticLoadBalancingV2.HealthCheck;
@@ -25,12 +23,6 @@ public sealed class SiloService : Construct
     {
         var clusterId = parameters.ResourcePrefix.TrimEnd('-');
         Cluster = new Cluster(this, "Cluster", new ClusterProps { ClusterName = clusterId, Vpc = network.Vpc });
-
-        var clusterSecret = new Secret(this, "ClusterSecret", new SecretProps
-        {
-            Description = $"Cluster:Secret of the {parameters.StackName} silos",
-            GenerateSecretString = new SecretStringGenerator { PasswordLength = 48, ExcludePunctuation = true },
-        });
 
         LogGroup = new LogGroup(this, "Logs", new LogGroupProps
         {
@@ -53,7 +45,6 @@ public sealed class SiloService : Construct
             ContainerName = "silo",
             Image = Image(parameters, repositoryRoot),
             Environment = SiloSettings.Environment(data, clusterId),
-            Secrets = SiloSettings.Secrets(clusterSecret),
             Logging = LogDriver.AwsLogs(new AwsLogDriverProps { LogGroup = LogGroup, StreamPrefix = "silo" }),
             PortMappings =
             [

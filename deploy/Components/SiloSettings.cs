@@ -1,7 +1,5 @@
 using System.Globalization;
 using Amazon.CDK;
-using Amazon.CDK.AWS.SecretsManager;
-using EcsSecret = Amazon.CDK.AWS.ECS.Secret;
 
 namespace Analytics.Deploy.Components;
 
@@ -37,8 +35,8 @@ public static class SiloSettings
         ["DynamoDB__TablePrefix"] = data.TablePrefix,
         // The stack owns the tables (keys, billing, PITR, encryption); the silo only checks they exist.
         ["DynamoDB__CreateTables"] = "false",
-        // Membership rows of this cluster in {prefix}membership.
-        ["Cluster__Id"] = clusterId,
+        // Membership rows of this cluster in {prefix}membership (Orleans' own key; Cluster:Id was retired).
+        ["Orleans__ClusterId"] = clusterId,
         // The ports of the target group and of the security group's rules.
         ["Http__Port"] = HttpPort.ToString(CultureInfo.InvariantCulture),
         ["Silo__Port"] = SiloPort.ToString(CultureInfo.InvariantCulture),
@@ -46,11 +44,5 @@ public static class SiloSettings
         ["Silo__ShutdownTimeout"] = ShutdownTimeout.ToString("c", CultureInfo.InvariantCulture),
         // One JSON object per line: one CloudWatch Logs event per log entry, queryable by field.
         ["Logging__Console__FormatterName"] = "json",
-    };
-
-    /// <summary>Cluster:Secret, which every silo proves it knows when it connects to another; ECS injects it from Secrets Manager.</summary>
-    public static Dictionary<string, EcsSecret> Secrets(ISecret clusterSecret) => new()
-    {
-        ["Cluster__Secret"] = EcsSecret.FromSecretsManager(clusterSecret),
     };
 }

@@ -25,6 +25,9 @@ public sealed class LocalLogQueueAdapterFactory : CheckpointingQueueAdapterFacto
 
     protected override IStreamQueueMapper CreateQueueMapper() => new FixedStreamQueueMapper(Name, _log.Partitions, _log.PartitionOf);
 
+    /// <summary>A queue is named by its partition number, so it shows as "events:3" (provider:queue) in /api/cluster and the dead letters.</summary>
+    protected override string GetQueueName(QueueId queueId) => FixedStreamQueueMapper.PartitionOf(queueId).ToString(System.Globalization.CultureInfo.InvariantCulture);
+
     protected override IQueueReader CreateReader(QueueId queueId, string queue) => _log.CreateReader(FixedStreamQueueMapper.PartitionOf(queueId));
 
     protected override IQueueCheckpointer GetCheckpointer(QueueId queueId, string queue) => _metadata;

@@ -347,7 +347,7 @@ public sealed partial class CheckpointingQueueReceiver : IQueueAdapterReceiver
         }
 
         Statistics.AddPoisonRecord();
-        await _deadLetters.AddAsync(new DeadLetter(Queue, record.Position.ToString(), reason, _time.GetUtcNow(), record.Data.ToArray()), CancellationToken.None);
+        await _deadLetters.AddAsync(new DeadLetter($"{Statistics.Provider}:{Queue}", record.Position.ToString(), reason, _time.GetUtcNow(), record.Data.ToArray()), CancellationToken.None);
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Receiver of {Queue} ({QueueId}) started after {Checkpoint}")]
