@@ -33,7 +33,7 @@ public sealed partial class IamTests(DefaultStack stack)
     [Theory]
     [InlineData("GrainState", new[] { "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:DeleteItem", "dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query" })]
     [InlineData("Membership", new[] { "dynamodb:DeleteItem", "dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem" })]
-    [InlineData("Leases", new[] { "dynamodb:DeleteItem", "dynamodb:DescribeTable", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem" })]
+    [InlineData("Leases", new[] { "dynamodb:DeleteItem", "dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem" })]
     [InlineData("DeadLetters", new[] { "dynamodb:DescribeTable", "dynamodb:PutItem", "dynamodb:Query" })]
     public void The_task_role_may_call_on_each_table_only_the_actions_the_silo_calls_on_it(string table, string[] actions)
     {

@@ -98,7 +98,7 @@ public sealed class RestartTests : IDisposable
         var checkpoints = new QueuePosition?[settings.Partitions];
         for (var partition = 0; partition < settings.Partitions; partition++)
         {
-            checkpoints[partition] = await metadata.LoadAsync(string.Create(CultureInfo.InvariantCulture, $"{StreamCluster.Provider}-{partition}"), CancellationToken.None);
+            checkpoints[partition] = await metadata.LoadAsync(partition.ToString(CultureInfo.InvariantCulture), CancellationToken.None);
         }
 
         return checkpoints;
@@ -113,7 +113,7 @@ public sealed class RestartTests : IDisposable
             await using var reader = new LocalLogReader(Path.Combine(settings.DataPath, $"partition-{partition:D3}.db"), fullSync: false);
             await reader.InitializeAsync(null, CancellationToken.None);
             var records = await reader.ReadAsync(100_000, CancellationToken.None);
-            var queue = string.Create(CultureInfo.InvariantCulture, $"{StreamCluster.Provider}-{partition}");
+            var queue = partition.ToString(CultureInfo.InvariantCulture);
             Assert.Equal(records[^1].Position, await metadata.LoadAsync(queue, CancellationToken.None));
         }
     }

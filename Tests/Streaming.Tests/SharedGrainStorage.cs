@@ -6,16 +6,19 @@ using Orleans.Storage;
 namespace Analytics.Streaming.Tests;
 
 /// <summary>
-/// Grain storage that outlives silos: states are kept per store name in this process, as JSON
-/// copies, so that a killed silo or a stopped cluster loses exactly what a grain had not written,
-/// and a later cluster on the same store finds what was. ETags behave as the real stores' do.
+/// Grain storage that outlives silos, in this process: a killed silo loses exactly what its grains
+/// had not written, and the silo that takes over finds what they had, and a later cluster on the
+/// same store finds it too. States go through the given serializer (the application's, where it
+/// has one), and ETags are checked as the real stores check them. Shared by Streaming.Tests and
+/// Analytics.Tests.
 /// </summary>
-public sealed class SharedGrainStorage(string store) : IGrainStorage
+public sealed class SharedGrainStorage(string store, IGrainStorageSerializer? serializer = null) : IGrainStorage
 {
-    private static readonly ConcurrentDictionary<string, ConcurrentDictionary<string, (string Json, string ETag)>> Stores = new();
+    private static readonly ConcurrentDictionary<string, ConcurrentDictionary<string, (BinaryData Data, string ETag)>> Stores = new();
     private static long _etags;
+    private readonly IGrainStorageSerializer _serializer = serializer ?? new FieldsJsonSerializer();
 
-    private ConcurrentDictionary<string, (string Json, string ETag)> Rows => Stores.GetOrAdd(store, _ => new());
+    private ConcurrentDictionary<string, (BinaryData Data, string ETag)> Rows => Stores.GetOrAdd(store, _ => new());
 
     public static void Delete(string store) => Stores.TryRemove(store, out _);
 
@@ -23,15 +26,11 @@ public sealed class SharedGrainStorage(string store) : IGrainStorage
     {
         if (Rows.TryGetValue(Key(stateName, grainId), out var row))
         {
-            grainState.State = JsonSerializer.Deserialize<T>(row.Json)!;
-            grainState.ETag = row.ETag;
-            grainState.RecordExists = true;
+            (grainState.State, grainState.ETag, grainState.RecordExists) = (_serializer.Deserialize<T>(row.Data), row.ETag, true);
         }
         else
         {
-            grainState.State = Activator.CreateInstance<T>();
-            grainState.ETag = null;
-            grainState.RecordExists = false;
+            (grainState.State, grainState.ETag, grainState.RecordExists) = (Activator.CreateInstance<T>(), null, false);
         }
 
         return Task.CompletedTask;
@@ -41,30 +40,48 @@ public sealed class SharedGrainStorage(string store) : IGrainStorage
     {
         var key = Key(stateName, grainId);
         var etag = Interlocked.Increment(ref _etags).ToString(CultureInfo.InvariantCulture);
-        var json = JsonSerializer.Serialize(grainState.State);
+        var data = _serializer.Serialize(grainState.State);
         lock (Rows)
         {
-            var stored = Rows.TryGetValue(key, out var row) ? row.ETag : null;
-            if (stored != grainState.ETag)
-            {
-                throw new InconsistentStateException($"ETag mismatch for {key}", stored, grainState.ETag);
-            }
-
-            Rows[key] = (json, etag);
+            CheckETag(key, grainState.ETag);
+            Rows[key] = (data, etag);
         }
 
-        grainState.ETag = etag;
-        grainState.RecordExists = true;
+        (grainState.ETag, grainState.RecordExists) = (etag, true);
         return Task.CompletedTask;
     }
 
     public Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
-        Rows.TryRemove(Key(stateName, grainId), out _);
-        grainState.ETag = null;
-        grainState.RecordExists = false;
+        var key = Key(stateName, grainId);
+        lock (Rows)
+        {
+            CheckETag(key, grainState.ETag);
+            Rows.TryRemove(key, out _);
+        }
+
+        (grainState.ETag, grainState.RecordExists) = (null, false);
         return Task.CompletedTask;
     }
 
+    private void CheckETag(string key, string? expected)
+    {
+        var stored = Rows.TryGetValue(key, out var row) ? row.ETag : null;
+        if (stored != expected)
+        {
+            throw new InconsistentStateException($"ETag mismatch for {key}", stored ?? "", expected ?? "");
+        }
+    }
+
     private static string Key(string stateName, GrainId grainId) => $"{stateName}/{grainId}";
+
+    /// <summary>System.Text.Json with fields, for test grains whose state has no serializer of its own.</summary>
+    private sealed class FieldsJsonSerializer : IGrainStorageSerializer
+    {
+        private static readonly JsonSerializerOptions Options = new() { IncludeFields = true };
+
+        public BinaryData Serialize<T>(T? input) => new(JsonSerializer.SerializeToUtf8Bytes(input, Options));
+
+        public T Deserialize<T>(BinaryData input) => JsonSerializer.Deserialize<T>(input.ToMemory().Span, Options)!;
+    }
 }

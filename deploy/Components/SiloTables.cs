@@ -26,7 +26,7 @@ public static class SiloTables
 
     public static readonly SiloTable Leases = new(
         "Leases", "leases", "provider", "leaseKey", "shard leases and checkpoints (DynamoDBShardLeaseTable)",
-        ["dynamodb:DeleteItem", "dynamodb:DescribeTable", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"]);
+        ["dynamodb:DeleteItem", "dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"]);
 
     public static readonly SiloTable DeadLetters = new(
         "DeadLetters", "dead-letters", "store", "letterKey", "dead letters (DynamoDBDeadLetterStore)",

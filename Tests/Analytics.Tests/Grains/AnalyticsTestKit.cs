@@ -56,10 +56,19 @@ internal sealed class AnalyticsCluster : IAsyncDisposable
 
     public IReadOnlyList<InProcessSiloHandle> Silos => Cluster.GetActiveSilos().ToList();
 
-    public IQueueWriter Writer => Silos[0].ServiceProvider.GetQueueWriter(AnalyticsStreams.Provider);
+    /// <summary>
+    /// The producer's side of the local log: the test's own writer on the silos' data folder, as
+    /// an ingest silo would be, so that appends never depend on a silo that a test kills.
+    /// </summary>
+    public LocalLogStore Writer { get; private init; } = null!;
+
+    public Task AppendAsync(IReadOnlyList<(string StreamKey, ReadOnlyMemory<byte> Data)> records) =>
+        Writer.AppendAsync(records, CancellationToken.None);
 
     /// <summary>The statistics of the queues the live silos read.</summary>
     public IReadOnlyList<QueueStatistics> Queues => Silos.SelectMany(s => s.ServiceProvider.GetQueueStatistics().All).ToList();
+
+    private const int Partitions = 4;
 
     public static async Task<AnalyticsCluster> StartAsync(short silos, TimeProvider? clock, Action<AnalyticsOptions>? configure)
     {
@@ -74,13 +83,13 @@ internal sealed class AnalyticsCluster : IAsyncDisposable
                 silo.Services.AddSingleton(clock);
             }
 
-            silo.Services.AddGrainStorage(AnalyticsStreams.Storage, (_, _) => new SharedGrainStorage(store));
+            silo.Services.AddGrainStorage(AnalyticsStreams.Storage, (_, _) => new Analytics.Streaming.Tests.SharedGrainStorage(store, new Analytics.Grains.Persistence.JsonGrainStateSerializer()));
             silo.AddLocalLogStreams(
                 AnalyticsStreams.Provider,
                 log =>
                 {
                     log.DataPath = data;
-                    log.Partitions = 4;
+                    log.Partitions = Partitions;
                 },
                 streams => streams.CheckpointInterval = TimeSpan.FromMilliseconds(200),
                 orleans => orleans.ConfigurePullingAgent(agent => agent.Configure(o => o.GetQueueMsgsTimerPeriod = TimeSpan.FromMilliseconds(10))));
@@ -97,7 +106,10 @@ internal sealed class AnalyticsCluster : IAsyncDisposable
             throw;
         }
 
-        return new AnalyticsCluster(cluster, data, store);
+        return new AnalyticsCluster(cluster, data, store)
+        {
+            Writer = new LocalLogStore(new LocalLogOptions { DataPath = data, Partitions = Partitions }, TimeProvider.System),
+        };
     }
 
     public Task KillSiloAsync(InProcessSiloHandle silo) => Cluster.KillSiloAsync(silo);
@@ -111,7 +123,8 @@ internal sealed class AnalyticsCluster : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await Cluster.DisposeAsync();
-        SharedGrainStorage.Delete(_store);
+        await Writer.DisposeAsync();
+        Analytics.Streaming.Tests.SharedGrainStorage.Delete(_store);
         try
         {
             Directory.Delete(_data, recursive: true);
@@ -140,7 +153,7 @@ internal static class AnalyticsTestKit
     {
         foreach (var chunk in events.Chunk(200))
         {
-            await cluster.Writer.AppendAsync(chunk.Select(e => (e.Source, (ReadOnlyMemory<byte>)EventSerializer.SerializeToUtf8Bytes(e))).ToList(), CancellationToken.None);
+            await cluster.AppendAsync(chunk.Select(e => (e.Source, (ReadOnlyMemory<byte>)EventSerializer.SerializeToUtf8Bytes(e))).ToList());
         }
     }
 
@@ -153,11 +166,11 @@ internal static class AnalyticsTestKit
             EventSerializer.WriteNdjson(buffer, group);
             return (group.Key, buffer.WrittenMemory);
         }).ToList();
-        await cluster.Writer.AppendAsync(records, CancellationToken.None);
+        await cluster.AppendAsync(records);
     }
 
     public static Task AppendRawAsync(AnalyticsCluster cluster, string source, string json) =>
-        cluster.Writer.AppendAsync([(source, Encoding.UTF8.GetBytes(json))], CancellationToken.None);
+        cluster.AppendAsync([(source, Encoding.UTF8.GetBytes(json))]);
 
     public static async Task Eventually(Func<Task<bool>> condition, string because, TimeSpan? timeout = null)
     {
