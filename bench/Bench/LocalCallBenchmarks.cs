@@ -1,8 +1,4 @@
-using Analytics.Runtime;
-using Analytics.Runtime.Activation;
-using Analytics.Runtime.Invocation;
 using BenchmarkDotNet.Attributes;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
 namespace Analytics.Bench;
@@ -11,18 +7,14 @@ namespace Analytics.Bench;
 /// Latency of one local call, made from outside any grain (a request handler, say) through the
 /// silo's own IGrainFactory, against a direct await of the same method on a plain object. One
 /// caller, calls back to back; the grain is activated in setup. Per-op figures are per call.
-/// The "via catalog" cases are a diagnostic: the same grain called through an invoker that goes
-/// straight to the silo's catalog, skipping the router (placement lookup and the response-timeout
-/// wrapper that every call not completed at once gets), to show what the router costs.
 /// </summary>
 public class LocalCallLatency
 {
     public const int CallsPerInvoke = 1_000;
 
     private IHost _host = null!;
-    private Runtime.IGrainFactory _factory = null!;
+    private IGrainFactory _factory = null!;
     private ICallGrain _grain = null!;
-    private ICallGrain _grainViaCatalog = null!;
     private PlainCallTarget _plain = null!;
 
     [GlobalSetup]
@@ -31,7 +23,6 @@ public class LocalCallLatency
         _host = BenchSilo.StartAsync().GetAwaiter().GetResult();
         _factory = _host.GrainFactory();
         _grain = _factory.GetGrain<ICallGrain>("latency");
-        _grainViaCatalog = new CatalogInvoker(_host.Services.GetRequiredService<Catalog>()).References.GetGrain<ICallGrain>("latency");
         _plain = new PlainCallTarget();
         _grain.Add(0).GetAwaiter().GetResult();
     }
@@ -87,30 +78,6 @@ public class LocalCallLatency
         return sum;
     }
 
-    [Benchmark(OperationsPerInvoke = CallsPerInvoke, Description = "diagnostic: grain via catalog, Add(1)")]
-    public async Task<int> GrainViaCatalog()
-    {
-        var sum = 0;
-        for (var i = 0; i < CallsPerInvoke; i++)
-        {
-            sum += await _grainViaCatalog.Add(1);
-        }
-
-        return sum;
-    }
-
-    [Benchmark(OperationsPerInvoke = CallsPerInvoke, Description = "diagnostic: grain via catalog, AddAfterYield(1)")]
-    public async Task<int> GrainAfterYieldViaCatalog()
-    {
-        var sum = 0;
-        for (var i = 0; i < CallsPerInvoke; i++)
-        {
-            sum += await _grainViaCatalog.AddAfterYield(1);
-        }
-
-        return sum;
-    }
-
     /// <summary>The common pattern of taking a fresh reference per call: GetGrain then the call.</summary>
     [Benchmark(OperationsPerInvoke = CallsPerInvoke, Description = "grain: GetGrain + await Add(1)")]
     public async Task<int> GrainWithGetGrain()
@@ -123,22 +90,6 @@ public class LocalCallLatency
 
         return sum;
     }
-}
-
-/// <summary>Sends calls straight to the local catalog: no placement lookup, no response timeout.</summary>
-internal sealed class CatalogInvoker : IGrainCallInvoker
-{
-    private readonly Catalog _catalog;
-
-    public CatalogInvoker(Catalog catalog)
-    {
-        _catalog = catalog;
-        References = new GrainReferenceFactory(this);
-    }
-
-    public GrainReferenceFactory References { get; }
-
-    public Task Invoke(GrainId target, GrainInvokable request) => _catalog.InvokeLocal(target, request);
 }
 
 public enum CallTargets

@@ -39,7 +39,7 @@ public static class Results
         var widths = header.Select((h, i) => Math.Max(h.Length, cells.Max(c => c[i].Length))).ToArray();
         var builder = new StringBuilder();
         builder.AppendLine();
-        builder.AppendLine("== Runtime benchmark summary (ratios against baselines measured in this run) ==");
+        builder.AppendLine("== Benchmark summary (ratios against baselines measured in this run) ==");
         builder.AppendLine(Line(header, widths));
         builder.AppendLine(string.Join("-+-", widths.Select(w => new string('-', w))));
         foreach (var row in cells)
