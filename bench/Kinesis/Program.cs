@@ -4,7 +4,6 @@ using System.Runtime.InteropServices;
 using Analytics.Aws.Tests;
 using Analytics.Bench.Kinesis;
 using Analytics.Aws.Kinesis;
-using Analytics.Runtime.Aws.Kinesis;
 using Analytics.Testing.AwsFaultProxy;
 
 // AWS mode against the emulators (kinesis-mock and dynalite, from Tests/Emulators/install.sh):
