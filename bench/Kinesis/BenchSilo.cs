@@ -32,12 +32,13 @@ internal sealed class BenchSilo : IDisposable
     public string OutputTail => string.Join(Environment.NewLine, _tail);
 
     /// <param name="extra">Further --key=value settings (the checkpoint override).</param>
-    public static BenchSilo Start(string stream, Uri kinesisUrl, Uri dynamoDbUrl, string tablePrefix, IEnumerable<string> extra)
+    /// <param name="siloDll">The silo to run; null for this repository's Silo build of the same configuration.</param>
+    public static BenchSilo Start(string stream, Uri kinesisUrl, Uri dynamoDbUrl, string tablePrefix, IEnumerable<string> extra, string? siloDll = null)
     {
         var port = FreePort();
 
         var here = new DirectoryInfo(AppContext.BaseDirectory);
-        var dll = Path.GetFullPath(Path.Combine(here.FullName, "../../../../../Silo/bin", here.Parent!.Name, here.Name, "Analytics.Silo.dll"));
+        var dll = siloDll ?? Path.GetFullPath(Path.Combine(here.FullName, "../../../../../Silo/bin", here.Parent!.Name, here.Name, "Analytics.Silo.dll"));
         if (!File.Exists(dll))
         {
             throw new FileNotFoundException($"The silo is not built at {dll}: dotnet build -c Release Silo");
