@@ -32,6 +32,30 @@ public sealed class CallGrain : Grain, ICallGrain
     }
 }
 
+/// <summary>
+/// Calls made from inside a grain, as grains call each other in the service (source grains to
+/// metric grains): a caller grain awaits its target's <see cref="ICallGrain.Add"/> in a loop.
+/// </summary>
+public interface ICallerGrain : IGrainWithStringKey
+{
+    Task<int> CallLoop(string target, int calls);
+}
+
+public sealed class CallerGrain : Grain, ICallerGrain
+{
+    public async Task<int> CallLoop(string target, int calls)
+    {
+        var grain = GrainFactory.GetGrain<ICallGrain>(target);
+        var last = 0;
+        for (var i = 0; i < calls; i++)
+        {
+            last = await grain.Add(1);
+        }
+
+        return last;
+    }
+}
+
 /// <summary>The baseline: the same method bodies on a plain object, awaited directly.</summary>
 public sealed class PlainCallTarget
 {

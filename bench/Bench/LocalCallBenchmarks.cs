@@ -119,6 +119,8 @@ public class LocalCallThroughput
     private ICallGrain[] _grains = null!;
     private PlainCallTarget[] _plain = null!;
     private LockedCallTarget[] _locked = null!;
+    private ICallerGrain[] _callers = null!;
+    private string[] _targets = null!;
 
     /// <summary>2 x cores on the 2-core benchmark machine, and many callers.</summary>
     [Params(4, 64)]
@@ -138,7 +140,10 @@ public class LocalCallThroughput
         _plain = Enumerable.Range(0, Callers).Select(_ => distinct ? new PlainCallTarget() : plain).ToArray();
         var locked = new LockedCallTarget();
         _locked = Enumerable.Range(0, Callers).Select(_ => distinct ? new LockedCallTarget() : locked).ToArray();
+        _targets = Enumerable.Range(0, Callers).Select(i => distinct ? $"caller-{i}" : "shared").ToArray();
+        _callers = Enumerable.Range(0, Callers).Select(i => factory.GetGrain<ICallerGrain>($"caller-{i}")).ToArray();
         Task.WhenAll(_grains.Select(g => g.Add(0))).GetAwaiter().GetResult();
+        Task.WhenAll(_callers.Select((c, i) => c.CallLoop(_targets[i], 1))).GetAwaiter().GetResult();
     }
 
     [GlobalCleanup]
@@ -152,6 +157,10 @@ public class LocalCallThroughput
 
     [Benchmark(OperationsPerInvoke = CallsPerInvoke, Description = "grains")]
     public Task Grain() => Run(i => CallLoop(_grains[i], CallsPerInvoke / Callers));
+
+    /// <summary>The same calls made by <see cref="Callers"/> caller grains (one call each into the silo, then grain to grain).</summary>
+    [Benchmark(OperationsPerInvoke = CallsPerInvoke, Description = "grain to grain")]
+    public Task GrainToGrain() => Run(i => _callers[i].CallLoop(_targets[i], CallsPerInvoke / Callers));
 
     [Benchmark(OperationsPerInvoke = CallsPerInvoke, Description = "plain objects, body yields")]
     public Task PlainAfterYield() => Run(i => CallLoopAfterYield(_plain[i], CallsPerInvoke / Callers));

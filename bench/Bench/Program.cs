@@ -148,6 +148,15 @@ static void ReportThroughput(Summary summary)
                 Results.Ratio(grain, plain),
                 ">= 1 M calls/s",
                 grain >= 1_000_000));
+            var grainToGrain = 1e9 / MeanNs(summary, nameof(LocalCallThroughput.GrainToGrain), Case);
+            Results.Add(new ResultRow(
+                "local call throughput",
+                $"  same, made by {callers} caller grains",
+                Results.Format(grainToGrain, "calls/s"),
+                $"{Results.Format(plain, "calls/s")} plain",
+                Results.Ratio(grainToGrain, plain),
+                ">= 1 M calls/s",
+                grainToGrain >= 1_000_000));
             var grainYield = 1e9 / MeanNs(summary, nameof(LocalCallThroughput.GrainAfterYield), Case);
             var plainYield = 1e9 / MeanNs(summary, nameof(LocalCallThroughput.PlainAfterYield), Case);
             Results.Add(new ResultRow(
