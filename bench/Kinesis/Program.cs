@@ -14,6 +14,19 @@ using Analytics.Testing.AwsFaultProxy;
 // Usage: KinesisBench [events=100000] [sources=1000] [shards=4] [rate=2000] [seconds=60] [checkpoint=default] [silo=path]
 // (positional, or name=value in any order; checkpoint is hh:mm:ss for checkpoint and grain flush;
 // silo is the Analytics.Silo.dll to run, by default this repository's Silo build).
+// KinesisBench failover [shards=6] [silos=3] [rounds=3]: SIGKILL in a 3-silo cluster (Failover.cs).
+if (args is ["failover", ..])
+{
+    using var failoverStop = new CancellationTokenSource(TimeSpan.FromMinutes(20));
+    Console.CancelKeyPress += (_, e) =>
+    {
+        e.Cancel = !failoverStop.IsCancellationRequested;
+        failoverStop.Cancel();
+    };
+    AppDomain.CurrentDomain.ProcessExit += (_, _) => BenchSilo.KillAll();
+    return await Failover.RunAsync(args[1..], failoverStop.Token);
+}
+
 var events = IntArg(0, "events", 100_000);
 var sources = IntArg(1, "sources", 1000);
 var shards = IntArg(2, "shards", 4);
