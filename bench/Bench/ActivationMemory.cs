@@ -1,21 +1,17 @@
-using System.Collections.Concurrent;
-using Analytics.Runtime;
-using Analytics.Runtime.Activation;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
-
 namespace Analytics.Bench;
 
 /// <summary>
 /// Memory per idle activation: activate N grains of a small stateless grain class, force a full
 /// GC, and divide the growth of the managed heap by N. The baseline is N objects with the same
-/// fields in a Dictionary&lt;string, object&gt; keyed by the same kind of key string. A breakdown
-/// measures the parts one at a time the same way (key + GrainId, bare ActivationData, catalog
-/// entry, grain object); what is left is what activation adds (its work queues).
+/// fields in a Dictionary&lt;string, object&gt; keyed by the same kind of key string. The growth
+/// counts everything an activation keeps in the silo: the grain object, Orleans' activation
+/// record, its grain id, its entries in the activation directory and the grain directory
+/// partition (one silo: the whole directory is local), and whatever they allocate on activation.
+/// Orleans' internals are not broken down part by part here: they are Orleans', not ours.
 /// </summary>
 public static class ActivationMemory
 {
-    public sealed record Figures(double PerActivation, double PerPlainEntry, IReadOnlyList<(string Part, double Bytes)> Breakdown);
+    public sealed record Figures(double PerActivation, double PerPlainEntry);
 
     public static async Task<Figures> RunAsync(int count)
     {
@@ -24,9 +20,7 @@ public static class ActivationMemory
         try
         {
             var factory = host.GrainFactory();
-            var catalog = host.Services.GetRequiredService<Catalog>();
-            var grainClass = host.Services.GetRequiredService<GrainClassRegistry>().Find("small")
-                ?? throw new InvalidOperationException("SmallGrain is not registered.");
+            var management = factory.GetGrain<IManagementGrain>(0);
 
             // Warm up: JIT, thread pool, and the first growth of every structure on the path.
             await ActivateAsync(factory, "warm-", 2_000, null);
@@ -38,60 +32,21 @@ public static class ActivationMemory
             GC.KeepAlive(plain);
             plain = null;
 
-            var activationsBefore = catalog.ActivationCount;
+            var activationsBefore = await management.GetTotalActivationCount();
             var before = GC.GetTotalMemory(forceFullCollection: true);
             await ActivateAsync(factory, "g-", count, new Progress("activating", count));
-            await Task.Delay(200); // let activation turns that outlive their first call finish
+            await Task.Delay(500); // let activation work that outlives the first call finish
             var after = GC.GetTotalMemory(forceFullCollection: true);
-            var activated = catalog.ActivationCount - activationsBefore;
-            if (activated != count)
+            var activated = await management.GetTotalActivationCount() - activationsBefore;
+            // The management grain's call itself may activate a system target or two; allow a handful.
+            if (Math.Abs(activated - count) > 8)
             {
-                throw new InvalidOperationException($"Expected {count} new activations, the catalog has {activated}.");
+                throw new InvalidOperationException($"Expected {count} new activations, the silo reports {activated}.");
             }
 
             var perActivation = (after - before) / (double)count;
             var perPlain = plainBytes / (double)count;
-
-            // Breakdown, each part measured alone in arrays (minus the array's 8-byte slot).
-            var ids = Retained(() => Enumerable.Range(0, count).Select(i => new GrainId("small", Key("b-", i))).ToArray(), out var idsObject);
-            var idArray = (GrainId[])idsObject;
-            var bare = Retained(() => idArray.Select(id => new ActivationData(id, grainClass, catalog)).ToArray(), out var bareObject);
-            var bareArray = (ActivationData[])bareObject;
-            var entries = Retained(
-                () =>
-                {
-                    var map = new ConcurrentDictionary<GrainId, ActivationData>();
-                    for (var i = 0; i < bareArray.Length; i++)
-                    {
-                        map[idArray[i]] = bareArray[i];
-                    }
-
-                    return map;
-                },
-                out var map);
-            var grains = Retained(() => bareArray.Select(a => ActivationData.Construct(a, () => new SmallGrain())).ToArray(), out var grainObjects);
-            GC.KeepAlive(map);
-            GC.KeepAlive(grainObjects);
-            GC.KeepAlive(bareArray);
-
-            var idPart = ids / (double)count - 8;
-            var barePart = bare / (double)count - 8;
-            var entryPart = entries / (double)count;
-            var grainPart = grains / (double)count - 8;
-            var breakdown = new List<(string, double)>
-            {
-                ("key string + GrainId", idPart),
-                ("ActivationData as constructed (with its lock object and participant list)", barePart),
-                ("catalog entry (ConcurrentDictionary node + bucket share)", entryPart),
-                ("grain object (SmallGrain)", grainPart),
-                ("left: allocated by activation and kept (work/request queues, etc.)", perActivation - idPart - barePart - entryPart - grainPart),
-            };
-
-            Console.WriteLine($"  per idle activation: {perActivation:0} B; per plain dictionary entry: {perPlain:0} B");
-            foreach (var (part, bytes) in breakdown)
-            {
-                Console.WriteLine($"    {bytes,6:0} B  {part}");
-            }
+            Console.WriteLine($"  per idle activation: {perActivation:0} B ({activated:N0} new activations); per plain dictionary entry: {perPlain:0} B");
 
             Results.Add(new ResultRow(
                 "memory per idle activation",
@@ -99,9 +54,9 @@ public static class ActivationMemory
                 $"{perActivation:0} B",
                 $"{perPlain:0} B/plain entry",
                 Results.Ratio(perActivation, perPlain),
-                "<= 1024 B",
-                perActivation <= 1024));
-            return new Figures(perActivation, perPlain, breakdown);
+                "- (old goal <= 1024 B)",
+                null));
+            return new Figures(perActivation, perPlain);
         }
         finally
         {

@@ -1,6 +1,4 @@
-using Analytics.Runtime;
-using Analytics.Runtime.Persistence;
-using Analytics.Runtime.Streaming;
+using Orleans.Placement;
 
 namespace Analytics.Bench;
 
@@ -31,6 +29,30 @@ public sealed class CallGrain : Grain, ICallGrain
         await Task.Yield();
         _total += amount;
         return _total;
+    }
+}
+
+/// <summary>
+/// Calls made from inside a grain, as grains call each other in the service (source grains to
+/// metric grains): a caller grain awaits its target's <see cref="ICallGrain.Add"/> in a loop.
+/// </summary>
+public interface ICallerGrain : IGrainWithStringKey
+{
+    Task<int> CallLoop(string target, int calls);
+}
+
+public sealed class CallerGrain : Grain, ICallerGrain
+{
+    public async Task<int> CallLoop(string target, int calls)
+    {
+        var grain = GrainFactory.GetGrain<ICallGrain>(target);
+        var last = 0;
+        for (var i = 0; i < calls; i++)
+        {
+            last = await grain.Add(1);
+        }
+
+        return last;
     }
 }
 
@@ -78,11 +100,21 @@ public sealed class LockedCallTarget
 public interface IEchoGrain : IGrainWithStringKey
 {
     Task<string> Echo(string payload);
+
+    /// <summary>The address of the silo this activation runs on, to check that calls cross.</summary>
+    Task<string> Silo();
 }
 
-public sealed class EchoGrain : Grain, IEchoGrain
+/// <summary>
+/// Placed on the silo whose code makes the first call: the benchmark activates every echo grain
+/// from silo B, then calls them from silo A, so that every measured call crosses A to B.
+/// </summary>
+[PreferLocalPlacement]
+public sealed class EchoGrain(ILocalSiloDetails silo) : Grain, IEchoGrain
 {
     public Task<string> Echo(string payload) => Task.FromResult(payload);
+
+    public Task<string> Silo() => Task.FromResult(silo.SiloAddress.ToString());
 }
 
 // ---- Activation memory -------------------------------------------------------------------------
@@ -106,42 +138,4 @@ public sealed class SmallPlain
     private int _touches;
 
     public int Touch() => ++_touches;
-}
-
-// ---- Local log delivery ------------------------------------------------------------------------
-
-public sealed class BenchTallyState
-{
-    public StreamWatermarks Watermarks { get; set; } = new();
-
-    public long Count { get; set; }
-}
-
-public interface IBenchTallyGrain : IStreamConsumer
-{
-    Task<long> Count();
-}
-
-/// <summary>
-/// Counts the items of its stream (like TallyGrain in the runtime tests, without decoding JSON, so
-/// that the benchmark measures delivery rather than a parser). Exactly-once by StreamWatermarks;
-/// state is written to memory storage at the agent's checkpoints only.
-/// </summary>
-[ImplicitStreamSubscription(LocalLogDelivery.Namespace)]
-public sealed class BenchTallyGrain([PersistentState("tally", "store")] IPersistentState<BenchTallyState> state) : StreamConsumerGrain, IBenchTallyGrain
-{
-    /// <summary>Items applied by every activation in the process; polled by the harness.</summary>
-    public static long Applied;
-
-    protected override StreamWatermarks Watermarks => state.State.Watermarks;
-
-    public Task<DeliveryOutcome> OnNextAsync(StreamDelivery delivery) => Task.FromResult(ApplyOnce(delivery, d =>
-    {
-        state.State.Count += d.Items.Count;
-        Interlocked.Add(ref Applied, d.Items.Count);
-    }));
-
-    protected override Task WriteAsync() => state.WriteStateAsync();
-
-    public Task<long> Count() => Task.FromResult(state.State.Count);
 }

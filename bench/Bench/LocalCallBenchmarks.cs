@@ -1,8 +1,4 @@
-using Analytics.Runtime;
-using Analytics.Runtime.Activation;
-using Analytics.Runtime.Invocation;
 using BenchmarkDotNet.Attributes;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
 namespace Analytics.Bench;
@@ -11,18 +7,14 @@ namespace Analytics.Bench;
 /// Latency of one local call, made from outside any grain (a request handler, say) through the
 /// silo's own IGrainFactory, against a direct await of the same method on a plain object. One
 /// caller, calls back to back; the grain is activated in setup. Per-op figures are per call.
-/// The "via catalog" cases are a diagnostic: the same grain called through an invoker that goes
-/// straight to the silo's catalog, skipping the router (placement lookup and the response-timeout
-/// wrapper that every call not completed at once gets), to show what the router costs.
 /// </summary>
 public class LocalCallLatency
 {
     public const int CallsPerInvoke = 1_000;
 
     private IHost _host = null!;
-    private Runtime.IGrainFactory _factory = null!;
+    private IGrainFactory _factory = null!;
     private ICallGrain _grain = null!;
-    private ICallGrain _grainViaCatalog = null!;
     private PlainCallTarget _plain = null!;
 
     [GlobalSetup]
@@ -31,7 +23,6 @@ public class LocalCallLatency
         _host = BenchSilo.StartAsync().GetAwaiter().GetResult();
         _factory = _host.GrainFactory();
         _grain = _factory.GetGrain<ICallGrain>("latency");
-        _grainViaCatalog = new CatalogInvoker(_host.Services.GetRequiredService<Catalog>()).References.GetGrain<ICallGrain>("latency");
         _plain = new PlainCallTarget();
         _grain.Add(0).GetAwaiter().GetResult();
     }
@@ -87,30 +78,6 @@ public class LocalCallLatency
         return sum;
     }
 
-    [Benchmark(OperationsPerInvoke = CallsPerInvoke, Description = "diagnostic: grain via catalog, Add(1)")]
-    public async Task<int> GrainViaCatalog()
-    {
-        var sum = 0;
-        for (var i = 0; i < CallsPerInvoke; i++)
-        {
-            sum += await _grainViaCatalog.Add(1);
-        }
-
-        return sum;
-    }
-
-    [Benchmark(OperationsPerInvoke = CallsPerInvoke, Description = "diagnostic: grain via catalog, AddAfterYield(1)")]
-    public async Task<int> GrainAfterYieldViaCatalog()
-    {
-        var sum = 0;
-        for (var i = 0; i < CallsPerInvoke; i++)
-        {
-            sum += await _grainViaCatalog.AddAfterYield(1);
-        }
-
-        return sum;
-    }
-
     /// <summary>The common pattern of taking a fresh reference per call: GetGrain then the call.</summary>
     [Benchmark(OperationsPerInvoke = CallsPerInvoke, Description = "grain: GetGrain + await Add(1)")]
     public async Task<int> GrainWithGetGrain()
@@ -123,22 +90,6 @@ public class LocalCallLatency
 
         return sum;
     }
-}
-
-/// <summary>Sends calls straight to the local catalog: no placement lookup, no response timeout.</summary>
-internal sealed class CatalogInvoker : IGrainCallInvoker
-{
-    private readonly Catalog _catalog;
-
-    public CatalogInvoker(Catalog catalog)
-    {
-        _catalog = catalog;
-        References = new GrainReferenceFactory(this);
-    }
-
-    public GrainReferenceFactory References { get; }
-
-    public Task Invoke(GrainId target, GrainInvokable request) => _catalog.InvokeLocal(target, request);
 }
 
 public enum CallTargets
@@ -168,6 +119,8 @@ public class LocalCallThroughput
     private ICallGrain[] _grains = null!;
     private PlainCallTarget[] _plain = null!;
     private LockedCallTarget[] _locked = null!;
+    private ICallerGrain[] _callers = null!;
+    private string[] _targets = null!;
 
     /// <summary>2 x cores on the 2-core benchmark machine, and many callers.</summary>
     [Params(4, 64)]
@@ -187,7 +140,10 @@ public class LocalCallThroughput
         _plain = Enumerable.Range(0, Callers).Select(_ => distinct ? new PlainCallTarget() : plain).ToArray();
         var locked = new LockedCallTarget();
         _locked = Enumerable.Range(0, Callers).Select(_ => distinct ? new LockedCallTarget() : locked).ToArray();
+        _targets = Enumerable.Range(0, Callers).Select(i => distinct ? $"caller-{i}" : "shared").ToArray();
+        _callers = Enumerable.Range(0, Callers).Select(i => factory.GetGrain<ICallerGrain>($"caller-{i}")).ToArray();
         Task.WhenAll(_grains.Select(g => g.Add(0))).GetAwaiter().GetResult();
+        Task.WhenAll(_callers.Select((c, i) => c.CallLoop(_targets[i], 1))).GetAwaiter().GetResult();
     }
 
     [GlobalCleanup]
@@ -201,6 +157,10 @@ public class LocalCallThroughput
 
     [Benchmark(OperationsPerInvoke = CallsPerInvoke, Description = "grains")]
     public Task Grain() => Run(i => CallLoop(_grains[i], CallsPerInvoke / Callers));
+
+    /// <summary>The same calls made by <see cref="Callers"/> caller grains (one call each into the silo, then grain to grain).</summary>
+    [Benchmark(OperationsPerInvoke = CallsPerInvoke, Description = "grain to grain")]
+    public Task GrainToGrain() => Run(i => _callers[i].CallLoop(_targets[i], CallsPerInvoke / Callers));
 
     [Benchmark(OperationsPerInvoke = CallsPerInvoke, Description = "plain objects, body yields")]
     public Task PlainAfterYield() => Run(i => CallLoopAfterYield(_plain[i], CallsPerInvoke / Callers));

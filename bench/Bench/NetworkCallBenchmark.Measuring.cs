@@ -1,19 +1,4 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
-using System.Runtime.InteropServices;
-using System.Threading.Channels;
-using Analytics.Runtime;
-using Analytics.Runtime.Hosting;
-using Analytics.Runtime.Invocation;
-using Analytics.Runtime.Membership;
-using Analytics.Runtime.Messaging;
-using Analytics.Runtime.Messaging.Network;
-using Analytics.Runtime.Messaging.Serialization;
-using Analytics.Runtime.Placement;
-using Analytics.Runtime.Testing;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace Analytics.Bench;
 

@@ -7,19 +7,21 @@ using BenchmarkDotNet.Reports;
 using BenchmarkDotNet.Running;
 using BenchmarkDotNet.Toolchains.InProcess.Emit;
 
-// Usage: dotnet run -c Release --project bench/Bench -- [runtime|calls|memory|delivery|network] [--activations N] [--records N] [--batch N] [--keys N] [--rounds N] [--cpu-only]
-//   runtime   everything below (the default)
+// Benchmarks of Orleans 10.4.2 as the service uses it (issue 11).
+// Usage: dotnet run -c Release --project bench/Bench -- [runtime|calls|memory|network] [--activations N] [--cpu-only]
+//   runtime   calls and memory (the default)
 //   calls     local call latency and throughput (BenchmarkDotNet), then the same cases by CPU time
 //             (--cpu-only: the CPU-time pass alone, in a few seconds)
 //   memory    bytes per idle activation
-//   delivery  local log append and delivery to implicit subscribers
-//   network   cross-silo calls over loopback TCP against a raw TCP echo (not part of runtime; about 1 minute)
-string[] valueOptions = ["--activations", "--records", "--batch", "--keys", "--rounds"];
+//   network   cross-silo calls between two silos on loopback TCP against a raw TCP echo (not part of runtime; about 1 minute)
+// Delivery from the local log (the old "delivery" part) is gone: no goal of issue 11 asks for it,
+// and the local-log provider is now tested on Orleans by Tests/Streaming.Tests.
+string[] valueOptions = ["--activations"];
 var filter = args.Where((a, i) => !a.StartsWith("--", StringComparison.Ordinal) && (i == 0 || !valueOptions.Contains(args[i - 1])))
     .FirstOrDefault()?.ToLowerInvariant() ?? "runtime";
-if (filter is not ("runtime" or "calls" or "memory" or "delivery" or "network"))
+if (filter is not ("runtime" or "calls" or "memory" or "network"))
 {
-    Console.Error.WriteLine($"Unknown benchmark filter '{filter}'. Use runtime, calls, memory, delivery or network.");
+    Console.Error.WriteLine($"Unknown benchmark filter '{filter}'. Use runtime, calls, memory or network.");
     return 2;
 }
 
@@ -33,7 +35,7 @@ int Option(string name, int fallback)
 Console.Error.WriteLine("Warning: a Debug build; run with -c Release for meaningful figures.");
 #endif
 
-Console.WriteLine($"Runtime benchmarks '{filter}' on {Environment.ProcessorCount} logical cores, .NET {Environment.Version}, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}");
+Console.WriteLine($"Orleans benchmarks '{filter}' on {Environment.ProcessorCount} logical cores, .NET {Environment.Version}, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}");
 Console.WriteLine($"GC: {(System.Runtime.GCSettings.IsServerGC ? "server" : "workstation")}, {(System.Runtime.GCSettings.LatencyMode == System.Runtime.GCLatencyMode.Batch ? "non-concurrent" : "concurrent")}");
 // The benchmark machines are shared: say how busy this one was, at the start and at the end.
 static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
@@ -44,8 +46,9 @@ var total = Stopwatch.StartNew();
 if (filter is "runtime" or "calls" && !args.Contains("--cpu-only"))
 {
     // In-process, short job: the machines are small and shared, and the benchmark grains need no
-    // separate build. Three warm-up and three measured iterations per case.
-    var job = Job.ShortRun.WithToolchain(InProcessEmitToolchain.Instance).WithId("ShortRun-InProcess");
+    // separate build. Three warm-up and three measured iterations of 250 ms per case (half BDN's
+    // default), so that the whole part stays within a few minutes: every case starts its own silo.
+    var job = Job.ShortRun.WithToolchain(InProcessEmitToolchain.Instance).WithIterationTime(Perfolizer.Horology.TimeInterval.FromMilliseconds(250)).WithId("ShortRun-InProcess");
     var config = ManualConfig.CreateMinimumViable()
         .AddJob(job)
         .AddDiagnoser(MemoryDiagnoser.Default)
@@ -65,15 +68,6 @@ if (filter is "runtime" or "calls")
 if (filter is "runtime" or "memory")
 {
     await ActivationMemory.RunAsync(Option("activations", 100_000));
-}
-
-if (filter is "runtime" or "delivery")
-{
-    await LocalLogDelivery.RunAsync(new LocalLogDelivery.Settings(
-        Records: Option("records", 1_000_000),
-        Keys: Option("keys", 1_000),
-        BatchSize: Option("batch", 1_000),
-        Rounds: Option("rounds", 3)));
 }
 
 if (filter is "network")
@@ -113,27 +107,24 @@ static void ReportLatency(Summary summary)
         $"{Results.F(grain - plain)} ns ({Results.F(grain)} ns/call)",
         $"{Results.F(plain)} ns/call plain",
         Results.Ratio(grain, plain),
-        "< 1000 ns",
-        grain - plain < 1000));
+        "- (old goal < 1000 ns)",
+        null));
     Results.Add(new ResultRow(
         "local call overhead",
         "same, GetGrain per call",
         $"{Results.F(withGetGrain - plain)} ns ({Results.F(withGetGrain)} ns/call)",
         $"{Results.F(plain)} ns/call plain",
         Results.Ratio(withGetGrain, plain),
-        "< 1000 ns",
-        withGetGrain - plain < 1000));
+        "- (old goal < 1000 ns)",
+        null));
     Results.Add(new ResultRow(
         "local call overhead",
         "body yields (await Task.Yield)",
         $"{Results.F(grainYield - plainYield)} ns ({Results.F(grainYield)} ns/call)",
         $"{Results.F(plainYield)} ns/call plain",
         Results.Ratio(grainYield, plainYield),
-        "< 1000 ns",
-        grainYield - plainYield < 1000));
-    var viaCatalog = MeanNs(summary, nameof(LocalCallLatency.GrainViaCatalog));
-    var yieldViaCatalog = MeanNs(summary, nameof(LocalCallLatency.GrainAfterYieldViaCatalog));
-    Results.Note($"diagnostic, the router's share: the same calls sent straight to the catalog (no placement lookup, no response-timeout wrapper) cost {Results.F(viaCatalog)} ns (router {Results.F(grain)} ns) and, body yielding, {Results.F(yieldViaCatalog)} ns (router {Results.F(grainYield)} ns, {AllocatedBytes(summary, nameof(LocalCallLatency.GrainAfterYieldViaCatalog)) ?? 0:0} B vs {AllocatedBytes(summary, nameof(LocalCallLatency.GrainAfterYield)) ?? 0:0} B allocated)");
+        "- (old goal < 1000 ns)",
+        null));
     if (allocated is { } bytes)
     {
         Results.Note($"a local grain call allocates {bytes:0} B (BenchmarkDotNet MemoryDiagnoser), the plain await {AllocatedBytes(summary, nameof(LocalCallLatency.Plain)) ?? 0:0} B; body yields: {AllocatedBytes(summary, nameof(LocalCallLatency.GrainAfterYield)) ?? 0:0} B vs {AllocatedBytes(summary, nameof(LocalCallLatency.PlainAfterYield)) ?? 0:0} B");
@@ -158,6 +149,15 @@ static void ReportThroughput(Summary summary)
                 Results.Ratio(grain, plain),
                 ">= 1 M calls/s",
                 grain >= 1_000_000));
+            var grainToGrain = 1e9 / MeanNs(summary, nameof(LocalCallThroughput.GrainToGrain), Case);
+            Results.Add(new ResultRow(
+                "local call throughput",
+                $"  same, made by {callers} caller grains",
+                Results.Format(grainToGrain, "calls/s"),
+                $"{Results.Format(plain, "calls/s")} plain",
+                Results.Ratio(grainToGrain, plain),
+                ">= 1 M calls/s",
+                grainToGrain >= 1_000_000));
             var grainYield = 1e9 / MeanNs(summary, nameof(LocalCallThroughput.GrainAfterYield), Case);
             var plainYield = 1e9 / MeanNs(summary, nameof(LocalCallThroughput.PlainAfterYield), Case);
             Results.Add(new ResultRow(

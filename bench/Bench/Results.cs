@@ -25,7 +25,17 @@ public static class Results
 
     public static string F(double value, string format = "0.0") => value.ToString(format, CultureInfo.InvariantCulture);
 
-    public static string Ratio(double measured, double baseline) => baseline == 0 ? "n/a" : F(measured / baseline, "0.00") + "x";
+    /// <summary>Two decimals, or three significant digits below 0.1 (Orleans' calls are a small fraction of a plain call).</summary>
+    public static string Ratio(double measured, double baseline)
+    {
+        if (baseline == 0)
+        {
+            return "n/a";
+        }
+
+        var ratio = measured / baseline;
+        return (ratio < 0.1 ? ratio.ToString("G3", CultureInfo.InvariantCulture) : F(ratio, "0.00")) + "x";
+    }
 
     public static void Print(TextWriter writer)
     {
@@ -39,7 +49,7 @@ public static class Results
         var widths = header.Select((h, i) => Math.Max(h.Length, cells.Max(c => c[i].Length))).ToArray();
         var builder = new StringBuilder();
         builder.AppendLine();
-        builder.AppendLine("== Runtime benchmark summary (ratios against baselines measured in this run) ==");
+        builder.AppendLine("== Benchmark summary (ratios against baselines measured in this run) ==");
         builder.AppendLine(Line(header, widths));
         builder.AppendLine(string.Join("-+-", widths.Select(w => new string('-', w))));
         foreach (var row in cells)

@@ -1,8 +1,8 @@
 using System.Globalization;
 using System.Text;
 using Analytics.Aws.Kinesis;
-using Analytics.Runtime.Aws.Kinesis;
-using Analytics.Runtime.Streaming;
+using Analytics.Streaming.Kinesis;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Analytics.Bench.Kinesis;
 
@@ -64,7 +64,7 @@ internal sealed class Producer(KinesisClient client, string stream, string[] met
 {
     public const int EventsPerRecord = 25;
 
-    private readonly KinesisQueueAdapter _adapter = new("bench-producer", client, new KinesisStreamOptions { StreamName = stream });
+    private readonly KinesisQueueWriter _writer = new(client, new KinesisStreamOptions { StreamName = stream }, TimeProvider.System, NullLogger<KinesisQueueWriter>.Instance);
     private readonly Random _random = new(7);
     private long _next;
     private int _nextSource;
@@ -112,16 +112,16 @@ internal sealed class Producer(KinesisClient client, string stream, string[] met
 
     public async Task PutAsync(IReadOnlyList<BenchEvent> events, CancellationToken cancellationToken)
     {
-        var records = new List<(StreamId, ReadOnlyMemory<byte>)>();
+        var records = new List<(string, ReadOnlyMemory<byte>)>();
         foreach (var source in events.GroupBy(e => e.Source))
         {
             foreach (var chunk in source.Chunk(EventsPerRecord))
             {
-                records.Add((new StreamId("events", source.Key), Encoding.UTF8.GetBytes(string.Join("\n", chunk.Select(e => e.Json())))));
+                records.Add((source.Key, Encoding.UTF8.GetBytes(string.Join("\n", chunk.Select(e => e.Json())))));
             }
         }
 
-        await _adapter.AppendAsync(records, cancellationToken);
+        await _writer.AppendAsync(records, cancellationToken);
         Records += records.Count;
     }
 

@@ -3,7 +3,6 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json.Nodes;
-using Analytics.Runtime.Testing;
 
 namespace Analytics.Bench.Kinesis;
 
@@ -33,12 +32,13 @@ internal sealed class BenchSilo : IDisposable
     public string OutputTail => string.Join(Environment.NewLine, _tail);
 
     /// <param name="extra">Further --key=value settings (the checkpoint override).</param>
-    public static BenchSilo Start(string stream, Uri kinesisUrl, Uri dynamoDbUrl, string tablePrefix, IEnumerable<string> extra)
+    /// <param name="siloDll">The silo to run; null for this repository's Silo build of the same configuration.</param>
+    public static BenchSilo Start(string stream, Uri kinesisUrl, Uri dynamoDbUrl, string tablePrefix, IEnumerable<string> extra, string? siloDll = null)
     {
-        var port = TestPorts.FreePort();
+        var port = FreePort();
 
         var here = new DirectoryInfo(AppContext.BaseDirectory);
-        var dll = Path.GetFullPath(Path.Combine(here.FullName, "../../../../../Silo/bin", here.Parent!.Name, here.Name, "Analytics.Silo.dll"));
+        var dll = siloDll ?? Path.GetFullPath(Path.Combine(here.FullName, "../../../../../Silo/bin", here.Parent!.Name, here.Name, "Analytics.Silo.dll"));
         if (!File.Exists(dll))
         {
             throw new FileNotFoundException($"The silo is not built at {dll}: dotnet build -c Release Silo");
@@ -50,7 +50,7 @@ internal sealed class BenchSilo : IDisposable
             dll, $"--Http:Port={port}", "--Http:Address=127.0.0.1",
             $"--Kinesis:StreamName={stream}", $"--Kinesis:ServiceUrl={kinesisUrl}",
             $"--DynamoDB:ServiceUrl={dynamoDbUrl}", $"--DynamoDB:TablePrefix={tablePrefix}", "--AWS:Region=us-east-1",
-            $"--Silo:Port={TestPorts.FreePort()}", $"--Gateway:Port={TestPorts.FreePort()}", "--Silo:ListenAddress=127.0.0.1",
+            $"--Silo:Port={FreePort()}", $"--Gateway:Port={FreePort()}", "--Silo:ListenAddress=127.0.0.1",
             .. extra,
         ];
         foreach (var a in arguments)
@@ -201,6 +201,14 @@ internal sealed class BenchSilo : IDisposable
         Running.TryRemove(_process.Id, out _);
         Http.Dispose();
         _process.Dispose();
+    }
+
+    /// <summary>A loopback port free right now (bound and released; good enough on one machine).</summary>
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     private void Keep(string? line)

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using Analytics.Aws.Kinesis;
-using Analytics.Runtime.Aws.Kinesis;
 
 namespace Analytics.Bench.Kinesis;
 

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Text;
 using Analytics.Aws.Kinesis;
-using Analytics.Runtime.Aws.Kinesis;
 
 namespace Analytics.Bench.Kinesis;
 
