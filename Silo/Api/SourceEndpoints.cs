@@ -12,8 +12,9 @@ public static class SourceEndpoints
         app.MapGet("/api/sources/{source}/series", SeriesAsync).WithName("SourceSeries").WithSummary("A time series of one source's metric.");
     }
 
-    private static async Task<IResult> SummaryAsync(string source, string? window, IGrainFactory grains)
+    private static async Task<IResult> SummaryAsync(string source, string? window, IGrainFactory grains, HttpContext context)
     {
+        source = SourceRoute.SourceOf(context, source);
         if (QueryParameters.CheckSource(source) is { } badName)
         {
             return ApiError.BadRequest(badName);
@@ -38,8 +39,9 @@ public static class SourceEndpoints
                 ApiJson.Options);
     }
 
-    private static async Task<IResult> SeriesAsync(string source, string? metric, string? from, string? to, string? step, IGrainFactory grains, TimeProvider time)
+    private static async Task<IResult> SeriesAsync(string source, string? metric, string? from, string? to, string? step, IGrainFactory grains, TimeProvider time, HttpContext context)
     {
+        source = SourceRoute.SourceOf(context, source, "/series");
         if (QueryParameters.CheckSource(source) is { } badName)
         {
             return ApiError.BadRequest(badName);
