@@ -67,10 +67,15 @@ internal static class OrleansSiloConfiguration
             o.NumMissedProbesLimit = 2;
             o.NumVotesForDeathDeclaration = 1;
             o.TableRefreshTimeout = TimeSpan.FromSeconds(2);
-            o.IAmAliveTablePublishTimeout = TimeSpan.FromSeconds(5);
             o.DefunctSiloExpiration = TimeSpan.FromHours(1);
             o.DefunctSiloCleanupPeriod = TimeSpan.FromMinutes(10);
             o.LocalHealthDegradationMonitoringPeriod = TimeSpan.FromSeconds(10);
+            // A joining silo first checks that it reaches every active silo whose heartbeat is
+            // fresher than IAmAliveTablePublishTimeout x NumMissedTableIAmAliveLimit. A replacement
+            // for a killed silo (ECS starts one at once) should not wait long for the dead one's
+            // heartbeat to go stale: 3 s, at one heartbeat write per silo every 3 s.
+            o.IAmAliveTablePublishTimeout = TimeSpan.FromSeconds(3);
+            o.NumMissedTableIAmAliveLimit = 1;
             configuration.GetSection("Membership").Bind(o);
         });
     }

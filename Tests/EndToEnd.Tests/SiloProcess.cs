@@ -13,6 +13,7 @@ public sealed class SiloProcess : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly StringBuilder _output = new();
+    private bool _disposed;
 
     private SiloProcess(Process process, int port)
     {
@@ -118,6 +119,11 @@ public sealed class SiloProcess : IAsyncDisposable
     /// <summary>SIGKILL: the process gets no chance to flush or checkpoint anything.</summary>
     public async Task KillAsync()
     {
+        if (_disposed)
+        {
+            return;
+        }
+
         if (!_process.HasExited)
         {
             _process.Kill(entireProcessTree: true);
@@ -126,9 +132,16 @@ public sealed class SiloProcess : IAsyncDisposable
         await _process.WaitForExitAsync();
     }
 
+    /// <summary>Kills the process and frees it; disposing twice (a test's finally after a restart that failed) does nothing.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (_disposed)
+        {
+            return;
+        }
+
         await KillAsync();
+        _disposed = true;
         Http.Dispose();
         _process.Dispose();
     }
