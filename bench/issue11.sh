@@ -4,8 +4,10 @@
 # The Orleans build is this work tree; the build it is compared with is 8028aee, built beside it:
 #   git worktree add /tmp/old-build 8028aee
 #   dotnet build /tmp/old-build/Silo -c Release && dotnet build /tmp/old-build/bench/Bench -c Release
-# Usage: bench/issue11.sh [pass-name] [parts...]   parts: calls network memory endtoend kinesis failover
-#        (all by default; the old build's parts run right after the new one's of the same kind)
+# Usage: bench/issue11.sh [pass-name] [parts...]   parts: calls network memory endtoend kinesis kinesis-old failover
+#        (all but kinesis-old by default; the old build's calls, network and memory run right after
+#        the new one's; kinesis-old is the Kinesis bench on the old build's silo; E2E_ORDER=new,old
+#        reverses the end-to-end order)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pass=${1:-1}

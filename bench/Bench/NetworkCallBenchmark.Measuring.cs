@@ -109,11 +109,11 @@ public static partial class NetworkCallBenchmark
         return latency;
     });
 
-    /// <summary><paramref name="callers"/> concurrent loops for <see cref="ThroughputTime"/>, after the warm-up.</summary>
-    private static async Task<Throughput> MeasureThroughputAsync(int callers, Func<int, Task> call)
+    /// <summary><paramref name="callers"/> concurrent loops for <paramref name="time"/> (<see cref="ThroughputTime"/>), after the warm-up.</summary>
+    private static async Task<Throughput> MeasureThroughputAsync(int callers, Func<int, Task> call, TimeSpan? time = null, bool quiet = false)
     {
         var before = Counters.Now();
-        var calls = await RunCallersAsync(callers, call, ThroughputTime);
+        var calls = await RunCallersAsync(callers, call, time ?? ThroughputTime);
         var after = Counters.Now();
         var seconds = Stopwatch.GetElapsedTime(before.Timestamp, after.Timestamp).TotalSeconds;
         var cpu = (after.Cpu - before.Cpu).TotalSeconds;
@@ -128,7 +128,11 @@ public static partial class NetworkCallBenchmark
             after.Gen1 - before.Gen1,
             after.Gen2 - before.Gen2,
             after.Jitted - before.Jitted);
-        Console.WriteLine($"    throughput: {Results.Format(throughput.PerSecond, "calls/s")}, {Results.Format(throughput.PerCpuSecond, "calls/CPU-s")}, {throughput.BytesPerCall:0} B/call");
+        if (!quiet)
+        {
+            Console.WriteLine($"    throughput: {Results.Format(throughput.PerSecond, "calls/s")}, {Results.Format(throughput.PerCpuSecond, "calls/CPU-s")}, {throughput.BytesPerCall:0} B/call");
+        }
+
         return throughput;
     }
 
