@@ -107,6 +107,7 @@ public sealed class DeliveryFailureTests : IDisposable
     public void Dispose()
     {
         SumFaults.FailUntil.Clear();
+        SumFaults.SlowUntil.Clear();
         _data.Dispose();
     }
 
@@ -126,6 +127,24 @@ public sealed class DeliveryFailureTests : IDisposable
         await Task.Delay(500);
         await cluster.AssertExactAsync(600, keys: 3);
         Assert.True(cluster.Statistics.Sum(s => s.DeliveryFailures) >= 1);
+        Assert.True(cluster.Statistics.Sum(s => s.Rewinds) >= 1);
+    }
+
+    [Fact]
+    public async Task A_checkpoint_that_waits_too_long_for_a_stream_delivery_replays_and_totals_stay_exact()
+    {
+        await using var cluster = await StreamCluster.StartAsync(_data.Settings with { PendingCheckpointTimeout = TimeSpan.FromMilliseconds(500) });
+        await cluster.AppendAsync(0, 300, keys: 3);
+        await Eventually.TrueAsync(async () => await cluster.CountAsync(3) >= 300, "the first items arrive");
+
+        // The sum grain of key-2 takes a second over each delivery for a while: checkpoints find
+        // it Pending, give up waiting, and replay.
+        SumFaults.SlowUntil[StreamCluster.Key(2)] = DateTime.UtcNow.AddSeconds(3);
+        await cluster.AppendAsync(300, 300, keys: 3);
+
+        await Eventually.TrueAsync(async () => await cluster.CountAsync(3) >= 600, "every item arrives once the grain is fast again", TimeSpan.FromSeconds(60));
+        await Task.Delay(500);
+        await cluster.AssertExactAsync(600, keys: 3);
         Assert.True(cluster.Statistics.Sum(s => s.Rewinds) >= 1);
     }
 }

@@ -46,6 +46,9 @@ public sealed class SumState
 public static class SumFaults
 {
     public static System.Collections.Concurrent.ConcurrentDictionary<string, DateTime> FailUntil { get; } = new();
+
+    /// <summary>Keys whose sum grains take a second over each stream delivery until a time.</summary>
+    public static System.Collections.Concurrent.ConcurrentDictionary<string, DateTime> SlowUntil { get; } = new();
 }
 
 /// <summary>What a sum grain holds, as the tests read it.</summary>
@@ -117,11 +120,16 @@ public sealed class SumGrain([PersistentState("sum", StreamCluster.Storage)] IPe
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         var stream = this.GetStreamProvider(StreamCluster.Provider).GetStream<QueueDelivery<SumPartial>>(StreamId.Create(TestPageHandler.Namespace, this.GetPrimaryKeyString()));
-        await stream.SubscribeAsync((delivery, _) =>
+        await stream.SubscribeAsync(async (delivery, _) =>
         {
             if (SumFaults.FailUntil.TryGetValue(this.GetPrimaryKeyString(), out var until) && DateTime.UtcNow < until)
             {
                 throw new InvalidOperationException("A fault injected by the test.");
+            }
+
+            if (SumFaults.SlowUntil.TryGetValue(this.GetPrimaryKeyString(), out var slowUntil) && DateTime.UtcNow < slowUntil)
+            {
+                await Task.Delay(TimeSpan.FromSeconds(1));
             }
 
             ApplyOnce(delivery, d =>
@@ -132,7 +140,6 @@ public sealed class SumGrain([PersistentState("sum", StreamCluster.Storage)] IPe
                     state.State.Sum += partial.Sum;
                 }
             });
-            return Task.CompletedTask;
         });
     }
 

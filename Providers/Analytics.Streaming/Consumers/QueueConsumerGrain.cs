@@ -8,7 +8,9 @@ namespace Analytics.Streaming;
 /// A base for consumer grains that keeps the exactly-once bookkeeping in one place, for the
 /// grains called directly by a receiver and for those fed by Orleans streams alike:
 /// - <see cref="ApplyOnce{T}"/> checks a delivery against the watermarks in the grain's state,
-///   applies it once, advances the watermark and marks the state dirty;
+///   applies it once, advances the watermark and marks the state dirty; a stream delivery that
+///   straddles the watermark cannot be split here, so it counts as a gap (the receiver's replay
+///   then cuts its pages so that none straddles);
 /// - a checkpoint is answered <see cref="CheckpointAnswer.Gap"/>, without writing, when the grain
 ///   lost effects (its watermark is behind what it was sent), <see cref="CheckpointAnswer.Pending"/>
 ///   while a stream delivery is still in flight, and otherwise with a write;
