@@ -32,10 +32,10 @@ public static class SiloBuilderExtensions
 
         // Stored events are read with the ingest limits widened (ForStoredEvents); the host may
         // register its ingest EventValidationOptions, whose name and id limits then apply.
-        services.AddKeyedSingleton<IQueueRecordDecoder>(AnalyticsStreams.Provider, (sp, _) => new EventRecordDecoder(
+        builder.AddQueueRecordDecoder(AnalyticsStreams.Provider, sp => new EventRecordDecoder(
             EventValidationOptions.ForStoredEvents(sp.GetService<EventValidationOptions>()),
             sp.GetRequiredService<TimeProvider>()));
-        services.AddKeyedSingleton<IQueuePageHandler>(AnalyticsStreams.Provider, (sp, _) => new AnalyticsPageHandler(sp.GetRequiredService<IOptions<AnalyticsOptions>>()));
+        builder.AddQueuePageHandler(AnalyticsStreams.Provider, sp => new AnalyticsPageHandler(sp.GetRequiredService<IOptions<AnalyticsOptions>>()));
         return builder;
     }
 }

@@ -82,9 +82,6 @@ public abstract partial class QueueConsumerGrain(TimeSpan? flushInterval = null,
         return outcome;
     }
 
-    /// <summary>Remembers a gap found by a grain that checks its watermarks itself.</summary>
-    protected void MarkGap(string queue) => _gaps.Add(queue);
-
     /// <summary>Call from OnActivateAsync to write dirty state at most every flush interval.</summary>
     protected void StartFlushTimer()
     {

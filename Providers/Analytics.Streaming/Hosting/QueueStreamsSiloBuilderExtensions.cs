@@ -42,7 +42,6 @@ public static class QueueStreamsSiloBuilderExtensions
         services.AddKeyedSingleton<CheckpointingQueueAdapterFactory>(name, (sp, key) => sp.GetRequiredKeyedService<TFactory>(key));
         services.AddKeyedSingleton(name, (sp, key) => sp.GetRequiredKeyedService<CheckpointingQueueAdapterFactory>(key).Writer);
         services.AddKeyedSingleton(name, (sp, key) => sp.GetRequiredKeyedService<CheckpointingQueueAdapterFactory>(key).DeadLetters);
-        services.AddSingleton(new QueueStreamProviderName(name));
         builder.AddPersistentStreams(
             name,
             (sp, providerName) => sp.GetRequiredKeyedService<CheckpointingQueueAdapterFactory>(providerName),
@@ -85,6 +84,3 @@ public static class QueueStreamsSiloBuilderExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<QueueStreamOptions>, QueueStreamOptionsValidator>());
     }
 }
-
-/// <summary>Lists the registered providers, so that diagnostics can enumerate them.</summary>
-public sealed record QueueStreamProviderName(string Name);
