@@ -65,7 +65,7 @@ public sealed partial class MetricGrain : QueueConsumerGrain, IMetricGrain
 
     private async Task OnNextAsync(QueueDelivery<MetricPartial> delivery)
     {
-        var outcome = ApplyOnce(delivery, d =>
+        var outcome = await ApplyOnceAsync(delivery, d =>
         {
             var now = NowMs;
             foreach (var partial in d.Items)

@@ -55,12 +55,18 @@ public sealed partial class SourceGrain : QueueConsumerGrain, ISourceGrain
         return Task.CompletedTask;
     }
 
-    public Task<DeliveryOutcome> OnNextAsync(QueueDelivery<AnalyticsEvent> delivery)
+    public async Task<DeliveryOutcome> OnNextAsync(QueueDelivery<AnalyticsEvent> delivery)
     {
+        // A stale activation's claims are old: its answers would let duplicates through.
+        if (await IsStaleAsync(delivery))
+        {
+            return new DeliveryOutcome(DeliveryStatus.Gap, _state.State.Watermarks.Get(delivery.Queue));
+        }
+
         var outcome = _state.State.Watermarks.Check(delivery);
         if (outcome.Status == DeliveryStatus.Gap)
         {
-            return Task.FromResult(outcome);
+            return outcome;
         }
 
         var tokens = delivery.Positions ?? throw new InvalidOperationException("Source grains take uncombined deliveries, with a position per item.");
@@ -101,7 +107,7 @@ public sealed partial class SourceGrain : QueueConsumerGrain, ISourceGrain
             Dirty = true;
         }
 
-        return Task.FromResult(outcome with { Dropped = dropped });
+        return outcome with { Dropped = dropped };
     }
 
     public Task<SourceSummary?> GetSummary(TimeSpan window)

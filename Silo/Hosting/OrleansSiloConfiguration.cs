@@ -60,6 +60,14 @@ internal static class OrleansSiloConfiguration
             });
         }
 
+        // Orleans' default grain directory is eventually consistent: when a silo dies with part of
+        // the directory, a grain can briefly have two activations, and one of them keeps answering
+        // queries from the state it loaded (per-source counts that stay behind). The distributed
+        // directory is Orleans' strongly consistent one. The stream consumers do not rely on it:
+        // they also unmask a stale activation themselves (QueueConsumerGrain).
+#pragma warning disable ORLEANSEXP003
+        silo.AddDistributedGrainDirectory();
+#pragma warning restore ORLEANSEXP003
         silo.Configure<ClusterMembershipOptions>(o =>
         {
             // A killed silo is declared dead within a few seconds: probes 1 s apart, 2 s each.

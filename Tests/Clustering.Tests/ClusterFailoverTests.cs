@@ -39,8 +39,7 @@ public sealed class ClusterFailoverTests(EmulatorHost emulators, ITestOutputHelp
         builder.Options.ConfigureFileLogging = false;
         builder.Properties["DynamoDB:ServiceUrl"] = emulators.DynamoDbUrl.ToString();
         builder.Properties["DynamoDB:TablePrefix"] = prefix;
-        // TestClusterBuilder adds the experimental distributed grain directory; production silos keep Orleans' default one.
-        builder.Options.SiloBuilderConfiguratorTypes.RemoveAll(t => t?.StartsWith("Orleans.TestingHost.ConfigureDistributedGrainDirectory,", StringComparison.Ordinal) == true);
+        // TestClusterBuilder adds the distributed grain directory, as production silos do (OrleansSiloConfiguration).
         builder.AddSiloBuilderConfigurator<TestSiloConfigurator>();
         builder.AddClientBuilderConfigurator<TestClientConfigurator>();
         builder.CreateSiloAsync = StandaloneSiloHandle.CreateForAssembly(typeof(TestSiloConfigurator).Assembly);

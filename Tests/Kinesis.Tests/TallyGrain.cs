@@ -36,7 +36,7 @@ public sealed class TallyGrain([PersistentState("tally", TallyGrain.Storage)] IP
 
     protected override Task WriteAsync() => state.WriteStateAsync();
 
-    public Task<DeliveryOutcome> OnNextAsync(QueueDelivery<int> delivery) => Task.FromResult(ApplyOnce(delivery, d =>
+    public Task<DeliveryOutcome> OnNextAsync(QueueDelivery<int> delivery) => ApplyOnceAsync(delivery, d =>
     {
         var values = state.State.Values;
         foreach (var value in d.Items)
@@ -44,7 +44,7 @@ public sealed class TallyGrain([PersistentState("tally", TallyGrain.Storage)] IP
             state.State.OutOfOrder += values.Count > 0 && value < values[^1] ? 1 : 0;
             values.Add(value);
         }
-    }));
+    });
 
     public Task<TallyReport> Report()
     {

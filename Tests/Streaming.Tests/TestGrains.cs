@@ -64,10 +64,10 @@ public sealed class DedupGrain([PersistentState("dedup", StreamCluster.Storage)]
 
     protected override Task WriteAsync() => state.WriteStateAsync();
 
-    public Task<DeliveryOutcome> OnNextAsync(QueueDelivery<TestItem> delivery)
+    public async Task<DeliveryOutcome> OnNextAsync(QueueDelivery<TestItem> delivery)
     {
         var positions = delivery.Positions!;
-        var outcome = ApplyOnce(delivery, d =>
+        var outcome = await ApplyOnceAsync(delivery, d =>
         {
             for (var i = 0; i < d.Items.Count; i++)
             {
@@ -79,7 +79,7 @@ public sealed class DedupGrain([PersistentState("dedup", StreamCluster.Storage)]
         });
         if (outcome.Status == DeliveryStatus.Gap)
         {
-            return Task.FromResult(outcome);
+            return outcome;
         }
 
         var dropped = new List<QueuePosition>();
@@ -91,7 +91,7 @@ public sealed class DedupGrain([PersistentState("dedup", StreamCluster.Storage)]
             }
         }
 
-        return Task.FromResult(outcome with { Dropped = dropped });
+        return outcome with { Dropped = dropped };
     }
 
     public Task<IReadOnlyList<string>> IdsAsync() => Task.FromResult<IReadOnlyList<string>>(state.State.Order.ToList());
@@ -132,7 +132,7 @@ public sealed class SumGrain([PersistentState("sum", StreamCluster.Storage)] IPe
                 await Task.Delay(TimeSpan.FromSeconds(1));
             }
 
-            ApplyOnce(delivery, d =>
+            await ApplyOnceAsync(delivery, d =>
             {
                 foreach (var partial in d.Items)
                 {

@@ -7,7 +7,7 @@ namespace Analytics.Streaming;
 /// <summary>
 /// A base for consumer grains that keeps the exactly-once bookkeeping in one place, for the
 /// grains called directly by a receiver and for those fed by Orleans streams alike:
-/// - <see cref="ApplyOnce{T}"/> checks a delivery against the watermarks in the grain's state,
+/// - <see cref="ApplyOnceAsync{T}"/> checks a delivery against the watermarks in the grain's state,
 ///   applies it once, advances the watermark and marks the state dirty; a stream delivery that
 ///   straddles the watermark cannot be split here, so it counts as a gap (the receiver's replay
 ///   then cuts its pages so that none straddles);
@@ -16,14 +16,27 @@ namespace Analytics.Streaming;
 ///   while a stream delivery is still in flight, and otherwise with a write;
 /// - the state is written at checkpoints, on deactivation and, when a flush interval is given,
 ///   at most that often from a timer; never per event;
-/// - a stale-ETag write drops the activation, so a fresh one reloads.
+/// - a stale-ETag write drops the activation, so a fresh one reloads;
+/// - so does a stale activation found before it acts (see <see cref="IsStaleAsync{T}"/>): Orleans'
+///   default grain directory may briefly keep two activations of one grain after a silo dies, and
+///   the one that loaded older state must not answer for the grain.
 /// </summary>
 public abstract partial class QueueConsumerGrain(TimeSpan? flushInterval = null, TimeProvider? time = null) : Grain, IQueueCheckpointParticipant
 {
+    /// <summary>
+    /// A delivery from a receiver that knows nothing of this grain is checked by a write when the
+    /// activation last read or wrote its state longer ago than this. A receiver starts only after
+    /// its queue's previous owner stopped or was declared dead, which takes seconds, so a state
+    /// read more recently than this cannot have been overtaken by that owner's consumers.
+    /// </summary>
+    protected static readonly TimeSpan StateCheckAge = TimeSpan.FromMilliseconds(500);
+
     private readonly HashSet<string> _gaps = new(StringComparer.Ordinal);
     private TimeProvider? _time = time;
     private ILogger? _logger;
     private long _lastWrite;
+    private long _lastStateSync = (time ?? TimeProvider.System).GetTimestamp();
+    private bool _stale;
 
     /// <summary>Set when an applied delivery changed the state; cleared after a successful write.</summary>
     protected bool Dirty { get; set; }
@@ -42,12 +55,17 @@ public abstract partial class QueueConsumerGrain(TimeSpan? flushInterval = null,
     protected virtual Task BeforeFlushAsync() => Task.CompletedTask;
 
     /// <summary>
-    /// Applies a delivery if it is new. A gap (effects lost since the last checkpoint) is
+    /// Applies a delivery if it is new and this activation is not stale. A gap (effects lost since the last checkpoint) is
     /// remembered, and nothing more from that queue is applied until the receiver has replayed
     /// from its checkpoint (a delivery without a Previous position starts over).
     /// </summary>
-    protected DeliveryOutcome ApplyOnce<T>(QueueDelivery<T> delivery, Action<QueueDelivery<T>> apply)
+    protected async Task<DeliveryOutcome> ApplyOnceAsync<T>(QueueDelivery<T> delivery, Action<QueueDelivery<T>> apply)
     {
+        if (await IsStaleAsync(delivery))
+        {
+            return new DeliveryOutcome(DeliveryStatus.Gap, Watermarks.Get(delivery.Queue));
+        }
+
         if (delivery.Previous is null)
         {
             _gaps.Remove(delivery.Queue);
@@ -92,8 +110,65 @@ public abstract partial class QueueConsumerGrain(TimeSpan? flushInterval = null,
         }
     }
 
+    /// <summary>
+    /// True when this activation must not act on the delivery: its state is older than what the
+    /// grain already made durable, so another activation wrote since this one loaded. It is then
+    /// dropped (a fresh one reloads), and the caller answers Gap so that the receiver replays.
+    /// </summary>
+    /// <remarks>
+    /// The receiver says what the grain last confirmed at one of its checkpoints; a watermark
+    /// behind that is proof. A receiver that has no confirmation (it has just taken the queue over)
+    /// cannot say, so an activation that has not touched storage lately proves itself current by
+    /// a conditional write, which fails if another activation wrote in between. That costs one
+    /// write per grain per queue handover, and nothing in steady state.
+    /// </remarks>
+    protected async Task<bool> IsStaleAsync<T>(QueueDelivery<T> delivery)
+    {
+        if (_stale)
+        {
+            return true;
+        }
+
+        if (Watermarks.IsBehind(delivery.Queue, delivery.Confirmed))
+        {
+            MarkStale(delivery.Queue, delivery.Confirmed);
+            return true;
+        }
+
+        if (delivery.Confirmed is not null || delivery.Previous is not null || Time.GetElapsedTime(_lastStateSync) < StateCheckAge)
+        {
+            return false;
+        }
+
+        try
+        {
+            Dirty = true;
+            await FlushAsync();
+            return false;
+        }
+        catch (InconsistentStateException)
+        {
+            // FlushAsync has dropped the activation already.
+            _stale = true;
+            LogStale(Logger, this.GetGrainId(), delivery.Queue, "another activation wrote its state");
+            return true;
+        }
+        catch (Exception exception)
+        {
+            // The state could not be proven current; the receiver retries after a replay.
+            LogFlushFailed(Logger, exception, this.GetGrainId());
+            return true;
+        }
+    }
+
     public async Task<CheckpointAnswer> OnCheckpointAsync(QueueCheckpointRequest request)
     {
+        if (_stale || Watermarks.IsBehind(request.Queue, request.Confirmed))
+        {
+            MarkStale(request.Queue, request.Confirmed);
+            return CheckpointAnswer.Gap;
+        }
+
         if (_gaps.Contains(request.Queue))
         {
             return CheckpointAnswer.Gap;
@@ -112,6 +187,11 @@ public abstract partial class QueueConsumerGrain(TimeSpan? flushInterval = null,
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
+        if (_stale)
+        {
+            return;
+        }
+
         try
         {
             await FlushAsync();
@@ -132,7 +212,7 @@ public abstract partial class QueueConsumerGrain(TimeSpan? flushInterval = null,
 
     private async Task OnTimerAsync(CancellationToken cancellationToken)
     {
-        if (!Dirty || Time.GetElapsedTime(_lastWrite) < flushInterval)
+        if (_stale || !Dirty || Time.GetElapsedTime(_lastWrite) < flushInterval)
         {
             return;
         }
@@ -168,11 +248,27 @@ public abstract partial class QueueConsumerGrain(TimeSpan? flushInterval = null,
         }
 
         Dirty = false;
-        _lastWrite = Time.GetTimestamp();
+        _lastWrite = _lastStateSync = Time.GetTimestamp();
+    }
+
+    private void MarkStale(string queue, QueuePosition? confirmed)
+    {
+        if (!_stale)
+        {
+            _stale = true;
+            LogStale(Logger, this.GetGrainId(), queue, $"its watermark {Watermarks.Get(queue)?.ToString() ?? "none"} is behind the confirmed {confirmed}");
+        }
+
+        // Its unflushed effects are void: nothing is written on the way out.
+        Dirty = false;
+        DeactivateOnIdle();
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Grain {Grain}: writing state failed; it is retried at the next flush or replayed from the stream")]
     private static partial void LogFlushFailed(ILogger logger, Exception exception, GrainId grain);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Grain {Grain}: this activation is stale for {Queue} ({Reason}); it is dropped and a fresh one reloads the state")]
+    private static partial void LogStale(ILogger logger, GrainId grain, string queue, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Grain {Grain}: a delivery from {Queue} ({First} to {Last}) straddles its watermark {Watermark}; it waits for a replay")]
     private static partial void LogStraddle(ILogger logger, GrainId grain, string queue, string watermark, string first, string last);

@@ -31,6 +31,14 @@ public sealed class QueueDelivery<T>
     /// <summary>Each item's position, when items are events rather than a combined payload.</summary>
     [Id(5)]
     public IReadOnlyList<QueuePosition>? Positions { get; init; }
+
+    /// <summary>
+    /// The last position this consumer confirmed durable at one of the receiver's checkpoints (null
+    /// if none since the receiver started). An activation whose watermark is behind it is stale: a
+    /// duplicate activation of the same grain wrote newer state since this one loaded.
+    /// </summary>
+    [Id(6)]
+    public QueuePosition? Confirmed { get; init; }
 }
 
 public enum DeliveryStatus
@@ -59,9 +67,9 @@ public readonly record struct DeliveryOutcome(
     [property: Id(1)] QueuePosition? Watermark = null,
     [property: Id(2)] IReadOnlyList<QueuePosition>? Dropped = null);
 
-/// <summary>The queue being checkpointed and the last position its receiver delivered to the consumer.</summary>
+/// <summary>The queue being checkpointed, the last position its receiver delivered to the consumer, and what the consumer confirmed before (see <see cref="QueueDelivery{T}.Confirmed"/>).</summary>
 [GenerateSerializer, Immutable, Alias("Analytics.QueueCheckpointRequest")]
-public sealed record QueueCheckpointRequest([property: Id(0)] string Queue, [property: Id(1)] QueuePosition LastDelivered);
+public sealed record QueueCheckpointRequest([property: Id(0)] string Queue, [property: Id(1)] QueuePosition LastDelivered, [property: Id(2)] QueuePosition? Confirmed = null);
 
 /// <summary>What a consumer answers when a receiver wants to move its checkpoint.</summary>
 public enum CheckpointAnswer

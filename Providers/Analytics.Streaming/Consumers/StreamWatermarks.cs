@@ -41,6 +41,14 @@ public sealed class StreamWatermarks
             : new DeliveryOutcome(DeliveryStatus.ResendAfter, watermark);
     }
 
+    /// <summary>
+    /// True when this state is older than what the consumer already confirmed durable to the
+    /// receiver: it was loaded before another activation of the grain wrote, so neither its
+    /// effects nor its answers (such as the duplicates it drops) may be trusted.
+    /// </summary>
+    public bool IsBehind(string queue, QueuePosition? confirmed) =>
+        confirmed is { } c && (Get(queue) is not { } watermark || watermark < c);
+
     public void Advance<T>(QueueDelivery<T> delivery) => Applied[delivery.Queue] = delivery.Last.ToString();
 
     /// <summary>True when everything the receiver delivered (up to the request's position) has been applied.</summary>

@@ -98,6 +98,7 @@ public sealed partial class CheckpointingQueueReceiver
 
         _committed = position;
         _rewindsSinceCheckpoint = 0;
+        Tracker.Confirm();
         Tracker.Clear();
         _pages.Committed(position);
         Statistics.AddCheckpoint();

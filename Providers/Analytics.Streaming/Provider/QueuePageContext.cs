@@ -36,6 +36,7 @@ internal sealed partial class QueuePageContext(CheckpointingQueueReceiver receiv
 
         var target = consumer.GetGrainId();
         var previous = receiver.Tracker.PreviousFor(target);
+        var confirmed = receiver.Tracker.ConfirmedFor(target);
         var remainingItems = items;
         var remainingPositions = positions;
         List<QueuePosition>? dropped = null;
@@ -59,6 +60,7 @@ internal sealed partial class QueuePageContext(CheckpointingQueueReceiver receiv
                     First = remainingPositions[0],
                     Last = remainingPositions[^1],
                     Previous = previous,
+                    Confirmed = confirmed,
                     Items = remainingItems,
                     Positions = remainingPositions,
                 });
@@ -102,6 +104,10 @@ internal sealed partial class QueuePageContext(CheckpointingQueueReceiver receiv
             {
                 case DeliveryStatus.ResendAfter when outcome.Watermark is { } watermark:
                     (remainingItems, remainingPositions) = After(remainingItems, remainingPositions, watermark);
+
+                    // The rest follows on what the consumer said it holds: should it reach another
+                    // activation of the grain, one that holds less, that one reports a gap.
+                    previous = watermark;
                     if (remainingItems.Count == 0)
                     {
                         receiver.Tracker.Delivered(consumer, positions[^1]);
@@ -134,6 +140,7 @@ internal sealed partial class QueuePageContext(CheckpointingQueueReceiver receiv
             First = first,
             Last = last,
             Previous = receiver.Tracker.PreviousFor(stream),
+            Confirmed = receiver.Tracker.ConfirmedFor(consumer.GetGrainId()),
             Items = [payload],
         };
         receiver.Tracker.Published(stream, last, consumer);

@@ -83,6 +83,9 @@ internal sealed class AnalyticsCluster : IAsyncDisposable
                 silo.Services.AddSingleton(clock);
             }
 
+#pragma warning disable ORLEANSEXP003
+            silo.AddDistributedGrainDirectory();
+#pragma warning restore ORLEANSEXP003
             silo.Services.AddGrainStorage(AnalyticsStreams.Storage, (_, _) => new Analytics.Streaming.Tests.SharedGrainStorage(store, new Analytics.Grains.Persistence.JsonGrainStateSerializer()));
             silo.AddLocalLogStreams(
                 AnalyticsStreams.Provider,
