@@ -58,6 +58,11 @@ internal static class SiloRun
         var cpuPerEvent = (silo.CpuTime() - cpuBefore).TotalMicroseconds / Math.Max(1, expected);
 
         // Phase 2: a sustained rate below capacity, with queries and freshness probes alongside.
+        if (sustainedRate <= 0)
+        {
+            sustainedRate = Math.Max(1000, (int)(expected / processSeconds / 2));
+        }
+
         Console.Error.WriteLine($"  [{name}] sustained phase: {sustainedRate:N0} events/s for {seconds} s");
         var sustained = new CancellationTokenSource(TimeSpan.FromSeconds(seconds));
         var queries = Task.Run(() => QueryLatenciesAsync(http, load, sustained.Token));
