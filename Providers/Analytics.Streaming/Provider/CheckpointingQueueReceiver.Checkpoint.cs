@@ -24,13 +24,81 @@ public sealed partial class CheckpointingQueueReceiver
 
     internal readonly record struct CheckpointResult(CheckpointKind Kind, string? Reason = null);
 
-    /// <summary>Checkpoints; rewinds when that says to. False when the receiver must not read on now.</summary>
-    private async Task<bool> CheckpointOrRewindAsync(TimeSpan pendingTimeout, CancellationToken cancellationToken)
+    /// <summary>A checkpoint that runs while the receiver reads on: the position it covers, and whom it asked.</summary>
+    private sealed record RunningCheckpoint(QueuePosition Position, List<(IQueueCheckpointParticipant Participant, QueueCheckpointRequest Request)> Requests, Task<CheckpointResult> Result);
+
+    private RunningCheckpoint? _running;
+
+    /// <summary>
+    /// Applies a checkpoint that has finished and starts the next when one is due. It runs beside
+    /// the reads, so a slow consumer write delays the checkpoint, never the events: what the
+    /// consumers confirm covers everything up to the position taken when it started, and what is
+    /// delivered meanwhile waits for the next one. False when the receiver must not read on now.
+    /// </summary>
+    private async Task<bool> CheckpointInBackgroundAsync(CancellationToken cancellationToken)
     {
-        var result = await CheckpointAsync(pendingTimeout, cancellationToken);
+        if (_running is { Result.IsCompleted: true } && !await ApplyRunningAsync(rewindOnReplay: true, cancellationToken))
+        {
+            return false;
+        }
+
+        if (_running is null && _time.GetElapsedTime(_lastCheckpoint) >= Options.CheckpointInterval)
+        {
+            StartCheckpoint(Options.PendingCheckpointTimeout);
+        }
+
+        return true;
+    }
+
+    /// <summary>Waits for a running checkpoint, then takes one of everything read so far and waits for it too (at a queue's end and at a graceful stop).</summary>
+    internal async Task<CheckpointResult> CheckpointNowAsync(TimeSpan pendingTimeout, CancellationToken cancellationToken)
+    {
+        if (_running is not null)
+        {
+            await ApplyRunningAsync(rewindOnReplay: false, cancellationToken);
+        }
+
+        StartCheckpoint(pendingTimeout);
+        if (_running is not { } running)
+        {
+            return new CheckpointResult(CheckpointKind.Nothing);
+        }
+
+        var result = await running.Result;
+        await ApplyRunningAsync(rewindOnReplay: false, cancellationToken);
+        return result;
+    }
+
+    private void StartCheckpoint(TimeSpan pendingTimeout)
+    {
+        _lastCheckpoint = _time.GetTimestamp();
+        if (_lastRead is not { } position || _lastRead == _committed)
+        {
+            return;
+        }
+
+        var requests = Tracker.CheckpointRequests(Queue);
+        // Off the pulling agent's scheduler: the reads go on while the consumers write.
+        _running = new RunningCheckpoint(position, requests, Task.Run(() => CheckpointAsync(position, requests, pendingTimeout, CancellationToken.None)));
+    }
+
+    /// <summary>Applies the running checkpoint's result once it is there; false when the receiver rewound or stopped.</summary>
+    private async Task<bool> ApplyRunningAsync(bool rewindOnReplay, CancellationToken cancellationToken)
+    {
+        var running = _running!;
+        var result = await running.Result;
+        _running = null;
         switch (result.Kind)
         {
-            case CheckpointKind.Replay:
+            case CheckpointKind.Saved:
+                _committed = running.Position;
+                _rewindsSinceCheckpoint = 0;
+                Tracker.Checkpointed(running.Requests);
+                _pages.Committed(running.Position);
+                Statistics.AddCheckpoint();
+                Statistics.SetCommitted(running.Position);
+                return true;
+            case CheckpointKind.Replay when rewindOnReplay:
                 await RewindAsync(result.Reason!, cancellationToken);
                 return false;
             case CheckpointKind.LeaseLost:
@@ -43,20 +111,12 @@ public sealed partial class CheckpointingQueueReceiver
     }
 
     /// <summary>
-    /// Asks every consumer delivered to since the last checkpoint to confirm, durably, that it
-    /// holds everything it was sent; waits (bounded) for stream deliveries still in flight; and
-    /// only then saves the position of the last record handled. Nothing new is read meanwhile,
-    /// so what the consumers confirm is everything up to that position.
+    /// Asks every consumer delivered to up to <paramref name="position"/> to confirm, durably, that
+    /// it holds everything it was sent; waits (bounded) for stream deliveries still in flight; and
+    /// only then saves the position. It changes nothing in the receiver: the caller applies the result.
     /// </summary>
-    internal async Task<CheckpointResult> CheckpointAsync(TimeSpan pendingTimeout, CancellationToken cancellationToken)
+    private async Task<CheckpointResult> CheckpointAsync(QueuePosition position, List<(IQueueCheckpointParticipant Participant, QueueCheckpointRequest Request)> requests, TimeSpan pendingTimeout, CancellationToken cancellationToken)
     {
-        _lastCheckpoint = _time.GetTimestamp();
-        if (_lastRead is not { } position || _lastRead == _committed)
-        {
-            return new CheckpointResult(CheckpointKind.Nothing);
-        }
-
-        var requests = Tracker.CheckpointRequests(Queue);
         var started = _time.GetTimestamp();
         while (requests.Count > 0)
         {
@@ -96,13 +156,6 @@ public sealed partial class CheckpointingQueueReceiver
             return new CheckpointResult(CheckpointKind.SaveFailed, exception.Message);
         }
 
-        _committed = position;
-        _rewindsSinceCheckpoint = 0;
-        Tracker.Confirm();
-        Tracker.Clear();
-        _pages.Committed(position);
-        Statistics.AddCheckpoint();
-        Statistics.SetCommitted(position);
         return new CheckpointResult(CheckpointKind.Saved);
     }
 
@@ -131,6 +184,12 @@ public sealed partial class CheckpointingQueueReceiver
     /// </summary>
     private async Task RewindAsync(string reason, CancellationToken cancellationToken)
     {
+        if (_running is not null)
+        {
+            // What it confirmed stays confirmed: the replay may start after it.
+            await ApplyRunningAsync(rewindOnReplay: false, cancellationToken);
+        }
+
         _rewindRequested = false;
         _rewindsSinceCheckpoint++;
         var singleRecordsUntil = _rewindsSinceCheckpoint >= 2 ? _highWater : null;

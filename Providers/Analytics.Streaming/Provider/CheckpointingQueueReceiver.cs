@@ -131,15 +131,24 @@ public sealed partial class CheckpointingQueueReceiver : IQueueAdapterReceiver
             return TakeFromOutbox(maxCount);
         }
 
-        var atEnd = _pages.IsAtEnd;
-        if ((atEnd || _time.GetElapsedTime(_lastCheckpoint) >= Options.CheckpointInterval) && !await CheckpointOrRewindAsync(Options.PendingCheckpointTimeout, cancellationToken))
+        if (_pages.IsAtEnd)
         {
+            // A closed queue read to its end: checkpoint it there, then record the end.
+            var result = await CheckpointNowAsync(Options.PendingCheckpointTimeout, cancellationToken);
+            if (result.Kind == CheckpointKind.Replay)
+            {
+                await RewindAsync(result.Reason!, cancellationToken);
+            }
+            else if (!_finished)
+            {
+                await FinishAsync(cancellationToken);
+            }
+
             return [];
         }
 
-        if (atEnd)
+        if (!await CheckpointInBackgroundAsync(cancellationToken))
         {
-            await FinishAsync(cancellationToken);
             return [];
         }
 
@@ -186,7 +195,7 @@ public sealed partial class CheckpointingQueueReceiver : IQueueAdapterReceiver
             if (_initialized && !_finished && _outbox.Count == 0)
             {
                 var wait = timeout < Options.PendingCheckpointTimeout ? timeout : Options.PendingCheckpointTimeout;
-                var result = await CheckpointAsync(wait, CancellationToken.None);
+                var result = await CheckpointNowAsync(wait, CancellationToken.None);
                 if (result.Kind == CheckpointKind.Replay)
                 {
                     LogShutdownWithoutCheckpoint(Queue, _committed?.ToString() ?? "none", result.Reason ?? "unknown");

@@ -70,27 +70,35 @@ internal sealed class DeliveryTracker
         }
     }
 
-    /// <summary>After a saved checkpoint: every participant confirmed what it was sent; a replay never goes back before that.</summary>
-    public void Confirm()
+    /// <summary>
+    /// After a saved checkpoint: every participant it asked confirmed what it was sent up to then,
+    /// and a replay never goes back before that. Participants delivered to since stay for the next one.
+    /// </summary>
+    public void Checkpointed(IEnumerable<(IQueueCheckpointParticipant Participant, QueueCheckpointRequest Request)> requests)
     {
         lock (_lock)
         {
-            if (_confirmed.Count + _participants.Count > MaxConfirmed)
+            if (_confirmed.Count > MaxConfirmed)
             {
                 _confirmed.Clear();
             }
 
-            foreach (var (id, participant) in _participants)
+            foreach (var (participant, request) in requests)
             {
-                _confirmed[id] = participant.LastDelivered;
+                var id = participant.GetGrainId();
+                _confirmed[id] = request.LastDelivered;
+                if (_participants.TryGetValue(id, out var current) && current.LastDelivered <= request.LastDelivered)
+                {
+                    _participants.Remove(id);
+                }
             }
         }
     }
 
     /// <summary>
-    /// After a checkpoint (every participant flushed what it was sent, and nothing was delivered
-    /// while it ran) or a rewind (a replay starts over, and its first deliveries say so). The
-    /// confirmations stay: they hold whatever is replayed.
+    /// After a rewind: a replay starts over, and its first deliveries say so. The confirmations
+    /// stay: they hold whatever is replayed. A checkpoint clears no Previous: a consumer that
+    /// confirmed a position holds it durably, so a watermark behind Previous still means lost effects.
     /// </summary>
     public void Clear()
     {
