@@ -32,6 +32,12 @@ var dlls = new Dictionary<string, string>(StringComparer.Ordinal)
 var silos = (Arg(-1, "silos") ?? "new").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 foreach (var silo in silos)
 {
+    // Any other name is the new build under another configuration: E2E_SILO_ARGS_<name> (see SiloProcess).
+    if (!dlls.ContainsKey(silo))
+    {
+        dlls[silo] = Arg(-1, silo) ?? dlls["new"];
+    }
+
     if (!dlls.TryGetValue(silo, out var dll) || !File.Exists(dll))
     {
         Console.Error.WriteLine($"silo '{silo}': {(dll is null ? "unknown (use old or new)" : $"{dll} is not built")}");

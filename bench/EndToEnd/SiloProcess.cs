@@ -36,7 +36,8 @@ internal sealed class SiloProcess : IDisposable
         var data = Path.Combine(Path.GetTempPath(), $"e2e-bench-{name}-" + Guid.NewGuid().ToString("N")[..8]);
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Path.GetDirectoryName(dll)! };
         // E2E_SILO_ARGS adds configuration to every silo of the run, e.g. "--Streams:CheckpointInterval=00:00:05".
-        var extra = (Environment.GetEnvironmentVariable("E2E_SILO_ARGS") ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        // E2E_SILO_ARGS_<name> adds configuration to the silo of that name only.
+        var extra = $"{Environment.GetEnvironmentVariable("E2E_SILO_ARGS")} {Environment.GetEnvironmentVariable("E2E_SILO_ARGS_" + name)}".Split(' ', StringSplitOptions.RemoveEmptyEntries);
         foreach (var a in new[] { dll, $"--Http:Port={port}", "--Http:Address=127.0.0.1", $"--Embedded:DataPath={data}", $"--Silo:Port={FreePort()}", $"--Gateway:Port={FreePort()}" }.Concat(extra))
         {
             start.ArgumentList.Add(a);
