@@ -17,7 +17,7 @@ namespace Analytics.Grains.Metrics;
 /// It is fed by an Orleans stream (namespace <see cref="AnalyticsStreams.MetricNamespace"/>, key
 /// the metric), on which a queue's receiver publishes one pre-combined <see cref="MetricPartial"/>
 /// per page after the source grains dropped duplicates, so it never sees them. Effects are made
-/// exactly-once by the watermarks in its state; the state is written at most about once a second,
+/// exactly-once by the watermarks in its state; the state is written at most once a flush interval,
 /// at every stream checkpoint, and on deactivation, never per event.
 /// </remarks>
 [ImplicitStreamSubscription(AnalyticsStreams.MetricNamespace)]

@@ -17,7 +17,7 @@ namespace Analytics.Grains.Sources;
 /// <see cref="Streaming.AnalyticsPageHandler"/>): every duplicate it finds is reported in
 /// <see cref="DeliveryOutcome.Dropped"/>, so the metric grains never see it. It reports them for
 /// every item it can judge, replays included, so that what the metric grains see does not depend
-/// on timing. The state is written at most about once a second, at every stream checkpoint, and
+/// on timing. The state is written at most once a flush interval, at every stream checkpoint, and
 /// on deactivation.
 /// </remarks>
 public sealed partial class SourceGrain : QueueConsumerGrain, ISourceGrain
