@@ -131,7 +131,7 @@ public abstract partial class QueueConsumerGrain(TimeSpan? flushInterval = null,
 
         if (Watermarks.IsBehind(delivery.Queue, delivery.Confirmed))
         {
-            MarkStale(delivery.Queue, delivery.Confirmed);
+            MarkStale(delivery.Queue, BehindReason(delivery.Queue, delivery.Confirmed));
             return true;
         }
 
@@ -148,9 +148,7 @@ public abstract partial class QueueConsumerGrain(TimeSpan? flushInterval = null,
         }
         catch (InconsistentStateException)
         {
-            // FlushAsync has dropped the activation already.
-            _stale = true;
-            LogStale(Logger, this.GetGrainId(), delivery.Queue, "another activation wrote its state");
+            MarkStale(delivery.Queue, "another activation wrote its state");
             return true;
         }
         catch (Exception exception)
@@ -165,7 +163,7 @@ public abstract partial class QueueConsumerGrain(TimeSpan? flushInterval = null,
     {
         if (_stale || Watermarks.IsBehind(request.Queue, request.Confirmed))
         {
-            MarkStale(request.Queue, request.Confirmed);
+            MarkStale(request.Queue, BehindReason(request.Queue, request.Confirmed));
             return CheckpointAnswer.Gap;
         }
 
@@ -251,12 +249,16 @@ public abstract partial class QueueConsumerGrain(TimeSpan? flushInterval = null,
         _lastWrite = _lastStateSync = Time.GetTimestamp();
     }
 
-    private void MarkStale(string queue, QueuePosition? confirmed)
+    private string BehindReason(string queue, QueuePosition? confirmed) =>
+        $"its watermark {Watermarks.Get(queue)?.ToString() ?? "none"} is behind the confirmed {confirmed}";
+
+    /// <summary>The one way an activation becomes stale: it stops acting and writing, and leaves.</summary>
+    private void MarkStale(string queue, string reason)
     {
         if (!_stale)
         {
             _stale = true;
-            LogStale(Logger, this.GetGrainId(), queue, $"its watermark {Watermarks.Get(queue)?.ToString() ?? "none"} is behind the confirmed {confirmed}");
+            LogStale(Logger, this.GetGrainId(), queue, reason);
         }
 
         // Its unflushed effects are void: nothing is written on the way out.
