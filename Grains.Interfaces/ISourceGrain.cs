@@ -5,19 +5,14 @@ using Orleans.Concurrency;
 namespace Analytics.Grains;
 
 /// <summary>
-/// One per source (device, user, host). It owns the deduplication of event ids, because all of a
-/// source's events travel in one queue, and keeps per-metric rolling windows and the last value.
-/// The queue's receiver calls it directly, before the metric stage, because the metric grains
-/// must never see the duplicates it drops.
+/// One source (device, user, host) as a query target: its first and last seen and per-metric
+/// rolling windows. Its data lives in the source's <see cref="ISourceGroupGrain"/>; this grain is
+/// a stateless worker on the silo that takes the call, and asks that group.
 /// </summary>
 [Alias("Analytics.ISourceGrain")]
-public interface ISourceGrain : IQueueConsumer<AnalyticsEvent>
+public interface ISourceGrain : IGrainWithStringKey
 {
     /// <summary>Null if the source has never been seen.</summary>
-    /// <remarks>
-    /// Queries are synchronous and change nothing, so they may run while the grain awaits a state
-    /// write instead of queueing behind it (see ARCHITECTURE.md, "Query latency").
-    /// </remarks>
     [ReadOnly]
     [AlwaysInterleave]
     [Alias("GetSummary")]
@@ -28,6 +23,33 @@ public interface ISourceGrain : IQueueConsumer<AnalyticsEvent>
     [AlwaysInterleave]
     [Alias("GetSeries")]
     Task<SeriesResult?> GetSeries(string metric, long fromMs, long toMs, TimeSpan step);
+}
+
+/// <summary>
+/// The sources of one group (key: the group number, see <c>SourceGroups</c>). It owns their
+/// deduplication of event ids, because all of a source's events travel in one queue to this one
+/// grain, and keeps per source and metric the rolling windows and the last value. The queue's
+/// receiver calls it directly, once a page with all of the page's events for the group, before
+/// the metric stage, because the metric grains must never see the duplicates it drops.
+/// </summary>
+[Alias("Analytics.ISourceGroupGrain")]
+public interface ISourceGroupGrain : IQueueConsumer<AnalyticsEvent>
+{
+    /// <summary>Null if the source has never been seen.</summary>
+    /// <remarks>
+    /// Queries are synchronous and change nothing, so they may run while the grain awaits a state
+    /// write instead of queueing behind it (see ARCHITECTURE.md, "Query latency").
+    /// </remarks>
+    [ReadOnly]
+    [AlwaysInterleave]
+    [Alias("GetSummary")]
+    Task<SourceSummary?> GetSummary(string source, TimeSpan window);
+
+    /// <summary>Null if the source has never reported the metric.</summary>
+    [ReadOnly]
+    [AlwaysInterleave]
+    [Alias("GetSeries")]
+    Task<SeriesResult?> GetSeries(string source, string metric, long fromMs, long toMs, TimeSpan step);
 }
 
 /// <summary>

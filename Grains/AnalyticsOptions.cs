@@ -16,6 +16,8 @@ public sealed class AnalyticsOptions
 {
     public const string Section = "Analytics";
 
+    public const int MaxSourceGroups = 65_536;
+
     /// <summary>10 s buckets for 1 h, 1 min buckets for 24 h, 1 h buckets for 30 days.</summary>
     public static IReadOnlyList<RetentionTier> DefaultMetricTiers { get; } =
     [
@@ -58,6 +60,15 @@ public sealed class AnalyticsOptions
 
     /// <summary>A metric grain also compacts when this many buckets changed since the last snapshot.</summary>
     public int CompactionBucketThreshold { get; set; } = 256;
+
+    /// <summary>
+    /// How many source groups hold the sources (<see cref="Sources.SourceGroups"/>): a page's events
+    /// go to each group in one call, and a group writes its sources in one state. More groups spread
+    /// sources over more grains (and silos), with smaller states; fewer cost fewer calls and writes.
+    /// Every silo must use the same number, and changing it starts the source data afresh (replay
+    /// the stream to rebuild it); metric data does not depend on it.
+    /// </summary>
+    public int SourceGroups { get; set; } = 64;
 
     /// <summary>The most points one series answer may hold.</summary>
     public int MaxSeriesPoints { get; set; } = 10_000;
@@ -112,6 +123,11 @@ internal sealed class AnalyticsOptionsValidator : IValidateOptions<AnalyticsOpti
         if (options.FlushInterval <= TimeSpan.Zero || options.CompactionInterval <= TimeSpan.Zero)
         {
             errors.Add("FlushInterval and CompactionInterval must be positive.");
+        }
+
+        if (options.SourceGroups is < 1 or > AnalyticsOptions.MaxSourceGroups)
+        {
+            errors.Add($"SourceGroups must be between 1 and {AnalyticsOptions.MaxSourceGroups}, not {options.SourceGroups}.");
         }
 
         if (options.CompactionBucketThreshold < 1 || options.MaxSeriesPoints < 1)

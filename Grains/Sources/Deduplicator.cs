@@ -22,6 +22,9 @@ namespace Analytics.Grains.Sources;
 /// </remarks>
 internal sealed class Deduplicator(Dictionary<long, DedupEntry> claims, long horizonMs)
 {
+    /// <summary>The earliest arrival of any claim, so that a write that expires nothing scans nothing; MinValue until known.</summary>
+    private long _oldest = long.MinValue;
+
     public int Count => claims.Count;
 
     public static long QueueHash(string queue) => unchecked((long)HyperLogLog.Hash(queue));
@@ -50,6 +53,7 @@ internal sealed class Deduplicator(Dictionary<long, DedupEntry> claims, long hor
         }
 
         claims[key] = new DedupEntry(item, nowMs);
+        _oldest = Math.Min(_oldest, nowMs);
         return false;
     }
 
@@ -66,13 +70,25 @@ internal sealed class Deduplicator(Dictionary<long, DedupEntry> claims, long hor
     public void Expire(long nowMs)
     {
         var cutoff = nowMs - horizonMs;
+        if (_oldest >= cutoff)
+        {
+            return;
+        }
+
+        var oldest = long.MaxValue;
         foreach (var (id, claim) in claims)
         {
             if (claim.Arrival < cutoff)
             {
                 claims.Remove(id);
             }
+            else
+            {
+                oldest = Math.Min(oldest, claim.Arrival);
+            }
         }
+
+        _oldest = oldest;
     }
 
     private static long IdHash(string id) => unchecked((long)HyperLogLog.Hash(id));

@@ -1,25 +1,28 @@
 using Analytics.Events;
 using Analytics.Streaming;
+using Analytics.Grains.Sources;
 using Microsoft.Extensions.Options;
 
 namespace Analytics.Grains.Streaming;
 
 /// <summary>
 /// What one page of the "events" queue means, in two stages:
-/// 1. each source's events go to its <see cref="ISourceGrain"/>, directly and all sources at once;
-///    those grains own deduplication and answer with the duplicates they dropped;
+/// 1. the events go to their sources' <see cref="ISourceGroupGrain"/>s, one call per group with
+///    all of the page's events for its sources, all groups at once; those grains own
+///    deduplication and answer with the duplicates they dropped;
 /// 2. what is left is combined into one <see cref="MetricPartial"/> per metric and published on the
 ///    metric's Orleans stream, which the pulling agent delivers to its <see cref="IMetricGrain"/>.
-/// So a page costs one grain call per source and one stream event per metric, however many events
-/// it holds, and the metric grains never see a duplicate.
+/// So a page costs at most one grain call per source group and one stream event per metric, however
+/// many events and sources it holds, and the metric grains never see a duplicate.
 /// </summary>
 public sealed class AnalyticsPageHandler(IOptions<AnalyticsOptions> options) : IQueuePageHandler
 {
     private readonly long _bucketSizeMs = options.Value.GetMetricTiers().Finest.SizeMs;
+    private readonly int _groups = options.Value.SourceGroups;
 
     public async Task<bool> HandleAsync(QueuePage page, IQueuePageContext context)
     {
-        var bySource = new Dictionary<string, (List<AnalyticsEvent> Events, List<QueuePosition> Positions)>(StringComparer.Ordinal);
+        var byGroup = new Dictionary<int, (List<AnalyticsEvent> Events, List<QueuePosition> Positions)>();
         foreach (var item in page.Items)
         {
             if (item.Value is not AnalyticsEvent e)
@@ -27,19 +30,21 @@ public sealed class AnalyticsPageHandler(IOptions<AnalyticsOptions> options) : I
                 continue;
             }
 
-            if (!bySource.TryGetValue(e.Source, out var group))
+            var key = SourceGroups.Of(e.Source, _groups);
+            if (!byGroup.TryGetValue(key, out var group))
             {
-                bySource[e.Source] = group = ([], []);
+                byGroup[key] = group = ([], []);
             }
 
             group.Events.Add(e);
             group.Positions.Add(item.Position);
         }
 
-        var deliveries = new List<Task<DeliveryOutcome>>(bySource.Count);
-        foreach (var (source, group) in bySource)
+        var deliveries = new List<Task<DeliveryOutcome>>(byGroup.Count);
+        foreach (var (key, group) in byGroup)
         {
-            deliveries.Add(context.DeliverAsync(context.GrainFactory.GetGrain<ISourceGrain>(source), group.Events, group.Positions));
+            var grain = context.GrainFactory.GetGrain<ISourceGroupGrain>(key.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            deliveries.Add(context.DeliverAsync(grain, group.Events, group.Positions));
         }
 
         var outcomes = await Task.WhenAll(deliveries);

@@ -110,6 +110,15 @@ public static class AnalyticsSiloSetup
     /// </summary>
     public static readonly TimeSpan EmbeddedCheckpointInterval = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// How long a checkpoint waits before it asks the grains (<c>Streams:CheckpointSettle</c>): 1.25
+    /// flush intervals, the longest a dirty grain goes between two timer writes. By then every
+    /// grain has written what the checkpoint covers, so it confirms without writing again, and a
+    /// source group fed by all the queues writes once a flush interval instead of once per queue.
+    /// </summary>
+    private static TimeSpan CheckpointSettle(IConfiguration configuration, TimeSpan defaultFlushInterval) =>
+        (configuration.GetValue<TimeSpan?>("Analytics:FlushInterval") ?? defaultFlushInterval) * 1.25;
+
     /// <summary>Embedded mode: the durable local log and SQLite state under Embedded:DataPath.</summary>
     private static void AddEmbeddedStreamsAndStorage(this ISiloBuilder silo, IConfiguration configuration)
     {
@@ -131,6 +140,7 @@ public static class AnalyticsSiloSetup
             o =>
             {
                 o.CheckpointInterval = EmbeddedCheckpointInterval;
+                o.CheckpointSettle = CheckpointSettle(configuration, EmbeddedCheckpointInterval);
                 configuration.GetSection("Streams").Bind(o);
             });
     }
@@ -164,6 +174,7 @@ public static class AnalyticsSiloSetup
             o =>
             {
                 o.CheckpointInterval = AwsCheckpointInterval;
+                o.CheckpointSettle = CheckpointSettle(configuration, AwsCheckpointInterval);
                 configuration.GetSection("Streams").Bind(o);
             });
     }

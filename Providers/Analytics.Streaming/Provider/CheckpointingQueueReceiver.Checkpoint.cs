@@ -24,8 +24,19 @@ public sealed partial class CheckpointingQueueReceiver
 
     internal readonly record struct CheckpointResult(CheckpointKind Kind, string? Reason = null);
 
-    /// <summary>A checkpoint that runs while the receiver reads on: the position it covers, and whom it asked.</summary>
-    private sealed record RunningCheckpoint(QueuePosition Position, List<(IQueueCheckpointParticipant Participant, QueueCheckpointRequest Request)> Requests, Task<CheckpointResult> Result);
+    /// <summary>
+    /// A checkpoint that runs while the receiver reads on: the position it covers, whom it asks,
+    /// and the wait before it asks (<see cref="QueueStreamOptions.CheckpointSettle"/>), which a
+    /// checkpoint that must finish now cuts short.
+    /// </summary>
+    private sealed record RunningCheckpoint(QueuePosition Position, List<(IQueueCheckpointParticipant Participant, QueueCheckpointRequest Request)> Requests, Task<CheckpointResult> Result, CancellationTokenSource Settle)
+    {
+        public Task<CheckpointResult> FinishNow()
+        {
+            Settle.Cancel();
+            return Result;
+        }
+    }
 
     private RunningCheckpoint? _running;
 
@@ -44,7 +55,7 @@ public sealed partial class CheckpointingQueueReceiver
 
         if (_running is null && _time.GetElapsedTime(_lastCheckpoint) >= Options.CheckpointInterval)
         {
-            StartCheckpoint(Options.PendingCheckpointTimeout);
+            StartCheckpoint(Options.PendingCheckpointTimeout, Options.CheckpointSettle);
         }
 
         return true;
@@ -58,7 +69,7 @@ public sealed partial class CheckpointingQueueReceiver
             await ApplyRunningAsync(rewindOnReplay: false, cancellationToken);
         }
 
-        StartCheckpoint(pendingTimeout);
+        StartCheckpoint(pendingTimeout, TimeSpan.Zero);
         if (_running is not { } running)
         {
             return new CheckpointResult(CheckpointKind.Nothing);
@@ -69,7 +80,7 @@ public sealed partial class CheckpointingQueueReceiver
         return result;
     }
 
-    private void StartCheckpoint(TimeSpan pendingTimeout)
+    private void StartCheckpoint(TimeSpan pendingTimeout, TimeSpan settle)
     {
         _lastCheckpoint = _time.GetTimestamp();
         if (_lastRead is not { } position || _lastRead == _committed)
@@ -78,16 +89,18 @@ public sealed partial class CheckpointingQueueReceiver
         }
 
         var requests = Tracker.CheckpointRequests(Queue);
+        var settling = new CancellationTokenSource();
         // Off the pulling agent's scheduler: the reads go on while the consumers write.
-        _running = new RunningCheckpoint(position, requests, Task.Run(() => CheckpointAsync(position, requests, pendingTimeout, CancellationToken.None)));
+        _running = new RunningCheckpoint(position, requests, Task.Run(() => CheckpointAsync(position, requests, pendingTimeout, settle, settling.Token)), settling);
     }
 
     /// <summary>Applies the running checkpoint's result once it is there; false when the receiver rewound or stopped.</summary>
     private async Task<bool> ApplyRunningAsync(bool rewindOnReplay, CancellationToken cancellationToken)
     {
         var running = _running!;
-        var result = await running.Result;
+        var result = await running.FinishNow();
         _running = null;
+        running.Settle.Dispose();
         switch (result.Kind)
         {
             case CheckpointKind.Saved:
@@ -115,8 +128,21 @@ public sealed partial class CheckpointingQueueReceiver
     /// it holds everything it was sent; waits (bounded) for stream deliveries still in flight; and
     /// only then saves the position. It changes nothing in the receiver: the caller applies the result.
     /// </summary>
-    private async Task<CheckpointResult> CheckpointAsync(QueuePosition position, List<(IQueueCheckpointParticipant Participant, QueueCheckpointRequest Request)> requests, TimeSpan pendingTimeout, CancellationToken cancellationToken)
+    private async Task<CheckpointResult> CheckpointAsync(QueuePosition position, List<(IQueueCheckpointParticipant Participant, QueueCheckpointRequest Request)> requests, TimeSpan pendingTimeout, TimeSpan settle, CancellationToken settling)
     {
+        if (settle > TimeSpan.Zero && requests.Count > 0)
+        {
+            try
+            {
+                await Task.Delay(settle, _time, settling);
+            }
+            catch (OperationCanceledException)
+            {
+                // Cut short: the receiver needs the result now.
+            }
+        }
+
+        var cancellationToken = CancellationToken.None;
         var started = _time.GetTimestamp();
         while (requests.Count > 0)
         {

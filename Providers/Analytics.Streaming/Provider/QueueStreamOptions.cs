@@ -12,6 +12,16 @@ public sealed class QueueStreamOptions
     public TimeSpan CheckpointInterval { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>
+    /// How long a checkpoint waits, after it takes the position it covers, before it asks the
+    /// consumers. Consumers that write on their own flush timer have by then usually written past
+    /// that position and confirm without another write, so a consumer fed by many queues writes
+    /// once a flush interval instead of once per queue checkpoint. A crash replays up to
+    /// CheckpointInterval + CheckpointSettle of a queue. Zero asks at once; a checkpoint at a
+    /// queue's end, at a graceful stop or before a replay never waits.
+    /// </summary>
+    public TimeSpan CheckpointSettle { get; set; } = TimeSpan.Zero;
+
+    /// <summary>
     /// How long a checkpoint waits for stream deliveries still in flight (consumers answering
     /// Pending) before it treats them as lost and replays from the last checkpoint.
     /// </summary>
@@ -32,6 +42,7 @@ public sealed class QueueStreamOptions
     public string? Validate() =>
         BatchSize < 1 ? "BatchSize must be at least 1."
         : CheckpointInterval <= TimeSpan.Zero ? "CheckpointInterval must be positive."
+        : CheckpointSettle < TimeSpan.Zero ? "CheckpointSettle must not be negative."
         : PendingCheckpointTimeout <= TimeSpan.Zero ? "PendingCheckpointTimeout must be positive."
         : PendingRetryDelay <= TimeSpan.Zero ? "PendingRetryDelay must be positive."
         : MaxDeliveryAttempts < 1 ? "MaxDeliveryAttempts must be at least 1."

@@ -1,5 +1,6 @@
 using Analytics.Events;
 using Analytics.Grains;
+using Analytics.Grains.Sources;
 using Analytics.Streaming;
 using static Analytics.Tests.Grains.AnalyticsTestKit;
 
@@ -39,7 +40,7 @@ public sealed class DeduplicationTests
     {
         var clock = new ManualClock(T0);
         await using var cluster = await StartAsync(clock: clock);
-        var grain = cluster.GrainFactory.GetGrain<ISourceGrain>("replayed");
+        var grain = cluster.GrainFactory.GetGrain<ISourceGroupGrain>(SourceGroups.KeyOf("replayed", new AnalyticsOptions().SourceGroups));
         const string queue = "test:replay";
         QueueDelivery<AnalyticsEvent> Delivery(params (long Sequence, int Sub, string? Id)[] items) => new()
         {
@@ -73,8 +74,9 @@ public sealed class DeduplicationTests
         Assert.Null((await grain.OnNextAsync(Delivery((10, 0, "x")))).Dropped);
         Assert.Equal(CheckpointAnswer.Gap, await grain.OnCheckpointAsync(new QueueCheckpointRequest(queue, new QueuePosition(12, 0))));
         Assert.Equal(CheckpointAnswer.Flushed, await grain.OnCheckpointAsync(new QueueCheckpointRequest(queue, new QueuePosition(11, 1))));
-        var summary = (await grain.GetSummary(TimeSpan.FromHours(1)))!;
+        var summary = (await grain.GetSummary("replayed", TimeSpan.FromHours(1)))!;
         Assert.Equal(4, summary.Metrics["m"].Count); // x, y, the anonymous one, w
+        Assert.Equal(summary.Metrics["m"].Count, (await cluster.GrainFactory.GetGrain<ISourceGrain>("replayed").GetSummary(TimeSpan.FromHours(1)))!.Metrics["m"].Count);
     }
 
     [Fact]

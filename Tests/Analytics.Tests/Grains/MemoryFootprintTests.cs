@@ -75,16 +75,13 @@ public sealed class MemoryFootprintTests(ITestOutputHelper output)
         var options = new AnalyticsOptions();
         var tiers = options.GetSourceTiers();
         var before = LiveBytes();
-        var state = new SourceState();
+        var state = new SourceRecord();
         for (var m = 0; m < Metrics; m++)
         {
-            var metric = new SourceMetric();
-            metric.Attach(tiers);
-            state.Metrics[$"metric.{m:D4}"] = metric;
             // A reading every 10 s for a day: every bucket of both tiers has several events.
             for (var t = T0 - Day; t <= T0; t += 10_000)
             {
-                metric.Add(t, (t / 10_000 % 97) - 40.5, tiers, T0);
+                state.Add($"metric.{m:D4}", t, (t / 10_000 % 97) - 40.5, tiers, T0);
             }
         }
 
@@ -92,7 +89,7 @@ public sealed class MemoryFootprintTests(ITestOutputHelper output)
         var json = new Analytics.Grains.Persistence.JsonGrainStateSerializer().Serialize(state).ToArray().Length;
         var first = state.Metrics.First();
         output.WriteLine($"source grain, default tiers, {first.Value.Tiers.Sum(t => t.Count)} buckets per metric:");
-        output.WriteLine($"  heap {heap / Metrics} bytes per metric (estimate {first.Value.EstimateBytes(first.Key)}), stored {json / Metrics} bytes per metric (JSON with binary buckets)");
+        output.WriteLine($"  heap {heap / Metrics} bytes per metric (estimate {first.Value.EstimateBytes(first.Key)}), stored {json / Metrics} bytes per metric (base64 of the binary record, in its group's JSON)");
         GC.KeepAlive(state);
 
         Assert.Equal(61 + 97, first.Value.Tiers.Sum(t => t.Count));

@@ -1,6 +1,7 @@
 using System.Text;
 using Analytics.Events;
 using Analytics.Grains;
+using Analytics.Grains.Sources;
 using Analytics.Grains.Streaming;
 using Analytics.Streaming;
 using Microsoft.Extensions.Options;
@@ -66,7 +67,7 @@ public sealed class StreamingTests
     }
 
     [Fact]
-    public async Task The_page_handler_calls_each_source_once_then_publishes_one_partial_per_metric_without_the_duplicates()
+    public async Task The_page_handler_calls_each_source_group_once_then_publishes_one_partial_per_metric_without_the_duplicates()
     {
         var handler = new AnalyticsPageHandler(Options.Create(new AnalyticsOptions()));
         var events = new[]
@@ -81,8 +82,15 @@ public sealed class StreamingTests
 
         Assert.True(await handler.HandleAsync(new QueuePage("q", [], items), context));
 
-        Assert.Equal(["a", "b", "c"], context.Deliveries.Select(d => d.Source).Order());
-        Assert.Equal([new QueuePosition(1, 0), new QueuePosition(1, 2), new QueuePosition(1, 3)], context.Deliveries.Single(d => d.Source == "a").Positions);
+        // One call per source group, with the group's events in queue order.
+        var groups = new AnalyticsOptions().SourceGroups;
+        Assert.Equal(events.Select(e => SourceGroups.KeyOf(e.Source, groups)).Distinct().Order(), context.Deliveries.Select(d => d.Group).Order());
+        foreach (var (group, positions) in context.Deliveries)
+        {
+            Assert.Equal(items.Where(i => SourceGroups.KeyOf(((AnalyticsEvent)i.Value).Source, groups) == group).Select(i => i.Position), positions);
+        }
+
+        Assert.Equal([new QueuePosition(1, 0), new QueuePosition(1, 2), new QueuePosition(1, 3)], context.Deliveries.Single(d => d.Group == SourceGroups.KeyOf("a", groups)).Positions.Where(p => events[p.SubSequence].Source == "a"));
         var published = context.Published.ToDictionary(p => p.Metric);
         Assert.Equal(["m", "n"], published.Keys.Order());
         var partial = published["m"].Partial;
@@ -116,7 +124,7 @@ public sealed class StreamingTests
     /// <summary>Records what the handler asks of its receiver; the source grains answer with the given duplicates.</summary>
     private sealed class RecordingPageContext(IGrainFactory grains, IReadOnlyList<QueuePosition> dropped, bool gap = false) : IQueuePageContext
     {
-        public List<(string Source, IReadOnlyList<QueuePosition> Positions)> Deliveries { get; } = [];
+        public List<(string Group, IReadOnlyList<QueuePosition> Positions)> Deliveries { get; } = [];
 
         public List<(string Metric, MetricPartial Partial, QueuePosition First, QueuePosition Last)> Published { get; } = [];
 
