@@ -15,12 +15,20 @@ namespace Analytics.Streaming.Tests;
 public sealed class SharedGrainStorage(string store, IGrainStorageSerializer? serializer = null) : IGrainStorage
 {
     private static readonly ConcurrentDictionary<string, ConcurrentDictionary<string, (BinaryData Data, string ETag)>> Stores = new();
+    private static readonly ConcurrentDictionary<string, long> WriteCounts = new();
     private static long _etags;
     private readonly IGrainStorageSerializer _serializer = serializer ?? new FieldsJsonSerializer();
 
     private ConcurrentDictionary<string, (BinaryData Data, string ETag)> Rows => Stores.GetOrAdd(store, _ => new());
 
-    public static void Delete(string store) => Stores.TryRemove(store, out _);
+    public static void Delete(string store)
+    {
+        Stores.TryRemove(store, out _);
+        WriteCounts.TryRemove(store, out _);
+    }
+
+    /// <summary>Successful state writes into a store so far.</summary>
+    public static long Writes(string store) => WriteCounts.GetValueOrDefault(store);
 
     public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
@@ -48,6 +56,7 @@ public sealed class SharedGrainStorage(string store, IGrainStorageSerializer? se
         }
 
         (grainState.ETag, grainState.RecordExists) = (etag, true);
+        WriteCounts.AddOrUpdate(store, 1, (_, n) => n + 1);
         return Task.CompletedTask;
     }
 

@@ -19,6 +19,8 @@ public sealed record StreamClusterSettings(string DataPath, string Store)
 
     public TimeSpan PendingCheckpointTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
+    public TimeSpan CheckpointSettle { get; init; } = TimeSpan.Zero;
+
     public TimeSpan MaxEventDeliveryTime { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>When set, the provider is the in-memory one over these queues instead of the local log.</summary>
@@ -59,6 +61,7 @@ public sealed class StreamCluster : IAsyncDisposable
                 streams.BatchSize = settings.BatchSize;
                 streams.CheckpointInterval = settings.CheckpointInterval;
                 streams.PendingCheckpointTimeout = settings.PendingCheckpointTimeout;
+                streams.CheckpointSettle = settings.CheckpointSettle;
                 streams.MaxDeliveryBackoff = TimeSpan.FromMilliseconds(200);
             }
 

@@ -40,6 +40,11 @@ public sealed class AnalyticsOptionsTests
         Assert.Contains("TopKCapacity", Validate(new AnalyticsOptions { TopKCapacity = 0 }).FailureMessage);
         Assert.Contains("DistinctSourceCapacity", Validate(new AnalyticsOptions { DistinctSourceCapacity = 0 }).FailureMessage);
         Assert.Contains("FlushInterval", Validate(new AnalyticsOptions { FlushInterval = TimeSpan.Zero }).FailureMessage);
+        Assert.Contains("SourceGroups must be between 1 and 65536, not 0", Validate(new AnalyticsOptions { SourceGroups = 0 }).FailureMessage);
+        Assert.Contains("SourceGroups", Validate(new AnalyticsOptions { SourceGroups = 70_000 }).FailureMessage);
+        Assert.True(Validate(new AnalyticsOptions { SourceGroups = 1 }).Succeeded);
+        Assert.Contains("CheckpointSettle must not be negative", new Analytics.Streaming.QueueStreamOptions { CheckpointSettle = TimeSpan.FromSeconds(-1) }.Validate());
+        Assert.Null(new Analytics.Streaming.QueueStreamOptions { CheckpointSettle = TimeSpan.FromSeconds(5) }.Validate());
     }
 
     [Fact]

@@ -115,6 +115,9 @@ internal sealed class AnalyticsCluster : IAsyncDisposable
         };
     }
 
+    /// <summary>Grain state writes into this cluster's store so far.</summary>
+    public long StateWrites => Analytics.Streaming.Tests.SharedGrainStorage.Writes(_store);
+
     public Task KillSiloAsync(InProcessSiloHandle silo) => Cluster.KillSiloAsync(silo);
 
     public Task StopSiloAsync(InProcessSiloHandle silo) => Cluster.StopSiloAsync(silo);

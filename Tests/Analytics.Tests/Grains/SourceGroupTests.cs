@@ -1,0 +1,77 @@
+using Analytics.Events;
+using Analytics.Grains;
+using Analytics.Grains.Sources;
+using Analytics.Streaming;
+using static Analytics.Tests.Grains.AnalyticsTestKit;
+
+namespace Analytics.Tests.Grains;
+
+/// <summary>Source groups: many sources in one grain and one state, and writes that serve every queue's checkpoint.</summary>
+public sealed class SourceGroupTests
+{
+    private static QueueDelivery<AnalyticsEvent> Delivery(string queue, long sequence, string source, QueuePosition? previous = null) => new()
+    {
+        Queue = queue,
+        First = new QueuePosition(sequence),
+        Last = new QueuePosition(sequence),
+        Previous = previous,
+        Items = [Ev(source, "m", 1, T0)],
+        Positions = [new QueuePosition(sequence)],
+    };
+
+    [Fact]
+    public async Task A_checkpoint_that_an_earlier_write_covers_is_confirmed_without_writing_again()
+    {
+        var clock = new ManualClock(T0);
+        await using var cluster = await StartAsync(clock: clock);
+        var group = cluster.GrainFactory.GetGrain<ISourceGroupGrain>("test-group");
+        Assert.Equal(DeliveryStatus.Applied, (await group.OnNextAsync(Delivery("test:a", 1, "s1"))).Status);
+        Assert.Equal(DeliveryStatus.Applied, (await group.OnNextAsync(Delivery("test:b", 1, "s2"))).Status);
+
+        var before = cluster.StateWrites;
+        Assert.Equal(CheckpointAnswer.Flushed, await group.OnCheckpointAsync(new QueueCheckpointRequest("test:a", new QueuePosition(1))));
+        Assert.Equal(before + 1, cluster.StateWrites);
+        // That write held queue b's effects too, so b's checkpoint needs no write of its own.
+        Assert.Equal(CheckpointAnswer.Flushed, await group.OnCheckpointAsync(new QueueCheckpointRequest("test:b", new QueuePosition(1))));
+        Assert.Equal(before + 1, cluster.StateWrites);
+
+        // What was applied after the write does need one.
+        Assert.Equal(DeliveryStatus.Applied, (await group.OnNextAsync(Delivery("test:b", 2, "s2", previous: new QueuePosition(1)))).Status);
+        Assert.Equal(CheckpointAnswer.Flushed, await group.OnCheckpointAsync(new QueueCheckpointRequest("test:b", new QueuePosition(2))));
+        Assert.Equal(before + 2, cluster.StateWrites);
+        Assert.Equal(2, (await group.GetSummary("s2", TimeSpan.FromHours(1)))!.Metrics["m"].Count);
+        Assert.Null(await group.GetSummary("s3", TimeSpan.FromHours(1)));
+    }
+
+    [Fact]
+    public async Task Hundreds_of_sources_share_their_groups_and_each_answers_with_its_own_events()
+    {
+        var clock = new ManualClock(T0);
+        await using var cluster = await StartAsync(clock: clock);
+        const int Sources = 300;
+        var events = Enumerable.Range(0, 3000).Select(n => Ev($"device-{n % Sources}", n / Sources % 2 == 0 ? "temp" : "rpm", n, T0 - (n * 10), $"e-{n}")).ToList();
+        await ProduceAsync(cluster, events);
+        await SettledStatsAsync(cluster, "temp", 1500, TimeSpan.FromHours(1));
+
+        var groups = new AnalyticsOptions().SourceGroups;
+        // 300 sources over 64 groups: nearly every group is used, and each holds several sources.
+        var perGroup = Enumerable.Range(0, Sources).GroupBy(s => SourceGroups.Of($"device-{s}", groups)).ToList();
+        Assert.InRange(perGroup.Count, 60, groups);
+        Assert.Contains(perGroup, g => g.Count() >= 5);
+        for (var s = 0; s < Sources; s += 7)
+        {
+            var mine = events.Where(e => e.Source == $"device-{s}").ToList();
+            var viaSource = (await cluster.GrainFactory.GetGrain<ISourceGrain>($"device-{s}").GetSummary(TimeSpan.FromHours(1)))!;
+            var viaGroup = (await cluster.GrainFactory.GetGrain<ISourceGroupGrain>(SourceGroups.KeyOf($"device-{s}", groups)).GetSummary($"device-{s}", TimeSpan.FromHours(1)))!;
+            foreach (var metric in new[] { "temp", "rpm" })
+            {
+                var expected = mine.Where(e => e.Metric == metric).ToList();
+                Assert.Equal(expected.Count, viaSource.Metrics[metric].Count);
+                Assert.Equal(expected.Max(e => e.Value), viaSource.Metrics[metric].Max);
+                Assert.Equal(viaGroup.Metrics[metric], viaSource.Metrics[metric]);
+            }
+
+            Assert.Equal((mine.Min(e => e.Timestamp), mine.Max(e => e.Timestamp)), (viaSource.FirstSeen, viaSource.LastSeen));
+        }
+    }
+}
