@@ -2,7 +2,10 @@ using Analytics.Events;
 using Analytics.Grains.Windows;
 using Orleans.Runtime;
 using Analytics.Streaming;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Orleans.Storage;
 
 namespace Analytics.Grains.Sources;
 
@@ -17,31 +20,35 @@ namespace Analytics.Grains.Sources;
 /// every duplicate it finds is reported in <see cref="DeliveryOutcome.Dropped"/>, so the metric
 /// grains never see it. It reports them for every item it can judge, replays included, so that
 /// what the metric grains see does not depend on timing. The state is written at most once a
-/// flush interval, at every stream checkpoint, and on deactivation; a write encodes only the
-/// sources that changed since the last one (<see cref="SourceRecord.Encode"/>).
+/// flush interval, at a stream checkpoint that no write covers yet, and on deactivation; the dedup
+/// claims are written incrementally, as a segment of the claims made since the last write.
 /// </remarks>
-public sealed class SourceGroupGrain : QueueConsumerGrain, ISourceGroupGrain
+public sealed partial class SourceGroupGrain : QueueConsumerGrain, ISourceGroupGrain
 {
     private readonly IPersistentState<SourceGroupState> _state;
     private readonly AnalyticsOptions _options;
+    private readonly ILogger<SourceGroupGrain> _logger;
     private readonly TierSet _tiers;
-    private readonly long _horizonMs;
+    private readonly Deduplicator _dedup;
+    private ClaimSegmentStore _segments = null!;
 
     public SourceGroupGrain(
         [PersistentState("sources", AnalyticsStreams.Storage)] IPersistentState<SourceGroupState> state,
         IOptions<AnalyticsOptions> options,
-        TimeProvider time)
+        TimeProvider time,
+        ILogger<SourceGroupGrain> logger)
         : base(options.Value.FlushInterval, time)
     {
         _state = state;
         _options = options.Value;
+        _logger = logger;
         _tiers = _options.GetSourceTiers();
-        _horizonMs = (long)_options.DedupHorizon.TotalMilliseconds;
+        _dedup = new Deduplicator((long)_options.DedupHorizon.TotalMilliseconds);
     }
 
     protected override StreamWatermarks Watermarks => _state.State.Watermarks;
 
-    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         foreach (var record in _state.State.Sources.Values)
         {
@@ -51,8 +58,23 @@ public sealed class SourceGroupGrain : QueueConsumerGrain, ISourceGroupGrain
             }
         }
 
+        _segments = new ClaimSegmentStore(ServiceProvider.GetRequiredKeyedService<IGrainStorage>(AnalyticsStreams.Storage), this.GetGrainId());
+        var listed = _state.State.ClaimSegments;
+        var loaded = await Task.WhenAll(listed.Select(s => _segments.ReadAsync(s.Name)));
+        for (var i = 0; i < listed.Count; i++)
+        {
+            if (loaded[i] is { } claims)
+            {
+                _dedup.Load(listed[i].Name, listed[i].NewestArrival, claims);
+            }
+            else
+            {
+                // Its ids can no longer be recognised as duplicates; everything else is intact.
+                LogSegmentMissing(this.GetGrainId(), listed[i].Name);
+            }
+        }
+
         StartFlushTimer();
-        return Task.CompletedTask;
     }
 
     public async Task<DeliveryOutcome> OnNextAsync(QueueDelivery<AnalyticsEvent> delivery)
@@ -99,8 +121,8 @@ public sealed class SourceGroupGrain : QueueConsumerGrain, ISourceGroupGrain
             if (e.Id is { } id)
             {
                 var item = Deduplicator.ItemHash(queue, tokens[i]);
-                var dedup = record.Dedup(_horizonMs);
-                if (applying ? dedup.ClaimOrDetect(id, item, now) : dedup.IsDuplicateOf(id, item))
+                var key = Deduplicator.ClaimKey(e.Source, id);
+                if (applying ? _dedup.ClaimOrDetect(key, item, now) : _dedup.IsDuplicateOf(key, item))
                 {
                     (dropped ??= []).Add(tokens[i]);
                     continue;
@@ -137,15 +159,88 @@ public sealed class SourceGroupGrain : QueueConsumerGrain, ISourceGroupGrain
             : null);
     }
 
-    /// <summary>Expires old dedup claims and buckets, then writes the state (re-encoding only changed sources).</summary>
-    protected override Task WriteAsync()
+    /// <summary>
+    /// Expires old buckets and claim segments, writes the claims made since the last write as a
+    /// new segment, then the state that lists it; deletes retired segments once that succeeded.
+    /// </summary>
+    protected override async Task WriteAsync()
     {
+        var state = _state.State;
         var now = NowMs;
-        foreach (var record in _state.State.Sources.Values)
+        foreach (var record in state.Sources.Values)
         {
-            record.Expire(_tiers, _horizonMs, now);
+            record.Expire(_tiers, now);
         }
 
-        return _state.WriteStateAsync();
+        foreach (var expired in _dedup.Expire(now))
+        {
+            state.ClaimSegments.RemoveAll(s => s.Name == expired);
+            state.RetiredSegments.Add(expired);
+        }
+
+        var pending = _dedup.Pending;
+        ClaimSegmentRef? segment = null;
+        if (pending > 0)
+        {
+            var claims = _dedup.EncodePending(out var newest);
+            var name = state.NextSegment;
+            if (!await _segments.TryCreateAsync(name, claims))
+            {
+                // Taken: an orphan of a write that never completed, or another activation's. Deleted
+                // only after this state's write succeeds, which proves it an orphan.
+                state.RetiredSegments.Add(name);
+                name = ClaimSegmentStore.NewName();
+                if (!await _segments.TryCreateAsync(name, claims))
+                {
+                    throw new InvalidOperationException($"Claim segment {name} of {this.GetGrainId()} exists already.");
+                }
+            }
+
+            segment = new ClaimSegmentRef(name, newest);
+            state.ClaimSegments.Add(segment);
+            state.NextSegment = ClaimSegmentStore.NewName();
+        }
+
+        try
+        {
+            await _state.WriteStateAsync();
+        }
+        catch when (segment is not null)
+        {
+            // The state does not list the segment: its claims stay pending, and it goes.
+            state.ClaimSegments.Remove(segment);
+            state.RetiredSegments.Add(segment.Name);
+            throw;
+        }
+
+        if (segment is not null)
+        {
+            _dedup.PendingWritten(segment.Name, segment.NewestArrival, pending);
+        }
+
+        await DeleteRetiredAsync(state);
     }
+
+    /// <summary>Deletes retired segments; the list shrinks at the next write, and a delete that fails is tried again then.</summary>
+    private async Task DeleteRetiredAsync(SourceGroupState state)
+    {
+        foreach (var name in state.RetiredSegments.ToList())
+        {
+            try
+            {
+                await _segments.DeleteAsync(name);
+                state.RetiredSegments.Remove(name);
+            }
+            catch (Exception exception)
+            {
+                LogSegmentDeleteFailed(exception, this.GetGrainId(), name);
+            }
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Source group {Grain}: claim segment {Segment} is listed but missing; ids it held are no longer recognised as duplicates")]
+    private partial void LogSegmentMissing(GrainId grain, string segment);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Source group {Grain}: deleting claim segment {Segment} failed; it is tried again at the next write")]
+    private partial void LogSegmentDeleteFailed(Exception exception, GrainId grain, string segment);
 }

@@ -6,8 +6,9 @@ namespace Analytics.Grains.Sources;
 
 /// <summary>
 /// One source's data inside its group's state (<see cref="SourceGroupState"/>): first and last
-/// seen, per metric the latest value and rolling buckets, and the dedup claims. It is also the
-/// live model: sources are many, so nothing is kept twice.
+/// seen, and per metric the latest value and rolling buckets (its dedup claims are the group's,
+/// see <see cref="Deduplicator"/>). It is also the live model: sources are many, so nothing is
+/// kept twice.
 /// </summary>
 /// <remarks>
 /// It is stored in its own compact binary form (<see cref="Encode"/>), as a base64 string in the
@@ -18,7 +19,6 @@ namespace Analytics.Grains.Sources;
 public sealed class SourceRecord
 {
     private const byte FormatVersion = 1;
-    private Deduplicator? _dedup;
 
     /// <summary>Earliest event time seen; null until the first event.</summary>
     public long? FirstSeen { get; private set; }
@@ -27,15 +27,6 @@ public sealed class SourceRecord
     public long? LastSeen { get; private set; }
 
     public Dictionary<string, SourceMetric> Metrics { get; } = new(StringComparer.Ordinal);
-
-    /// <summary>
-    /// Dedup claims: hash of an event id to the first item that carried it, within the horizon
-    /// (see <see cref="Deduplicator"/>). Hashes rather than ids, because a chatty source holds
-    /// hundreds of claims: 16 bytes of key and item instead of a string of up to 257 characters.
-    /// </summary>
-    internal Dictionary<long, DedupEntry> Claims { get; private set; } = [];
-
-    internal Deduplicator Dedup(long horizonMs) => _dedup ??= new Deduplicator(Claims, horizonMs);
 
     /// <summary>Adds one event: first and last seen, the metric's last value and its buckets.</summary>
     internal void Add(string metricName, long timestampMs, double value, TierSet tiers, long nowMs)
@@ -51,10 +42,9 @@ public sealed class SourceRecord
         metric.Add(timestampMs, value, tiers, nowMs);
     }
 
-    /// <summary>Drops claims and buckets past their retention.</summary>
-    internal void Expire(TierSet tiers, long horizonMs, long nowMs)
+    /// <summary>Drops buckets past their retention.</summary>
+    internal void Expire(TierSet tiers, long nowMs)
     {
-        Dedup(horizonMs).Expire(nowMs);
         foreach (var metric in Metrics.Values)
         {
             for (var i = 0; i < tiers.Count; i++)
@@ -64,7 +54,7 @@ public sealed class SourceRecord
         }
     }
 
-    /// <summary>The binary form: first and last seen, the claims, and every metric's last value and buckets.</summary>
+    /// <summary>The binary form: first and last seen, and every metric's last value and buckets.</summary>
     internal byte[] Encode()
     {
         using var stream = new MemoryStream();
@@ -76,17 +66,6 @@ public sealed class SourceRecord
             {
                 writer.Write(first);
                 writer.Write(LastSeen!.Value);
-            }
-
-            // Arrivals lie within the horizon of each other, so each is an offset of 3 bytes or so.
-            var earliest = Claims.Count == 0 ? 0 : Claims.Values.Min(c => c.Arrival);
-            writer.Write7BitEncodedInt(Claims.Count);
-            writer.Write(earliest);
-            foreach (var (id, claim) in Claims)
-            {
-                writer.Write(id);
-                writer.Write(claim.Item);
-                writer.Write7BitEncodedInt64(claim.Arrival - earliest);
             }
 
             writer.Write7BitEncodedInt(Metrics.Count);
@@ -116,15 +95,6 @@ public sealed class SourceRecord
             record.LastSeen = reader.ReadInt64();
         }
 
-        var claims = reader.Read7BitEncodedInt();
-        var earliest = reader.ReadInt64();
-        record.Claims = new Dictionary<long, DedupEntry>(claims);
-        for (var i = 0; i < claims; i++)
-        {
-            var id = reader.ReadInt64();
-            record.Claims[id] = new DedupEntry(reader.ReadInt64(), earliest + reader.Read7BitEncodedInt64());
-        }
-
         var metrics = reader.Read7BitEncodedInt();
         for (var i = 0; i < metrics; i++)
         {
@@ -145,9 +115,6 @@ internal sealed class SourceRecordJsonConverter : JsonConverter<SourceRecord>
     public override void Write(Utf8JsonWriter writer, SourceRecord value, JsonSerializerOptions options) =>
         writer.WriteBase64StringValue(value.Encode());
 }
-
-/// <summary>The first item seen with an id: a hash of its queue and token, and when it arrived (grain time).</summary>
-internal readonly record struct DedupEntry(long Item, long Arrival);
 
 /// <summary>One metric of one source: the latest value by event time and rolling buckets per tier.</summary>
 public sealed class SourceMetric

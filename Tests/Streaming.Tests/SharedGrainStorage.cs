@@ -27,6 +27,10 @@ public sealed class SharedGrainStorage(string store, IGrainStorageSerializer? se
         WriteCounts.TryRemove(store, out _);
     }
 
+    /// <summary>The states stored whose state name starts with a prefix.</summary>
+    public static int CountStates(string store, string stateNamePrefix) =>
+        Stores.TryGetValue(store, out var rows) ? rows.Keys.Count(k => k.StartsWith(stateNamePrefix, StringComparison.Ordinal)) : 0;
+
     /// <summary>Successful state writes into a store so far.</summary>
     public static long Writes(string store) => WriteCounts.GetValueOrDefault(store);
 

@@ -115,6 +115,9 @@ internal sealed class AnalyticsCluster : IAsyncDisposable
         };
     }
 
+    /// <summary>States in this cluster's store whose state name starts with a prefix.</summary>
+    public int StoredStates(string stateNamePrefix) => Analytics.Streaming.Tests.SharedGrainStorage.CountStates(_store, stateNamePrefix);
+
     /// <summary>Grain state writes into this cluster's store so far.</summary>
     public long StateWrites => Analytics.Streaming.Tests.SharedGrainStorage.Writes(_store);
 

@@ -74,4 +74,46 @@ public sealed class SourceGroupTests
             Assert.Equal((mine.Min(e => e.Timestamp), mine.Max(e => e.Timestamp)), (viaSource.FirstSeen, viaSource.LastSeen));
         }
     }
+
+    [Fact]
+    public async Task Each_write_adds_one_segment_of_new_claims_and_expired_segments_are_deleted()
+    {
+        var clock = new ManualClock(T0);
+        await using var cluster = await StartAsync(clock: clock);
+        var group = cluster.GrainFactory.GetGrain<ISourceGroupGrain>("segments");
+        QueueDelivery<AnalyticsEvent> WithId(long sequence, string? id, QueuePosition? previous) => new()
+        {
+            Queue = "test:a",
+            First = new QueuePosition(sequence),
+            Last = new QueuePosition(sequence),
+            Previous = previous,
+            Items = [Ev("s1", "m", 1, T0, id)],
+            Positions = [new QueuePosition(sequence)],
+        };
+
+        async Task WriteAsync(long sequence) =>
+            Assert.Equal(CheckpointAnswer.Flushed, await group.OnCheckpointAsync(new QueueCheckpointRequest("test:a", new QueuePosition(sequence))));
+
+        await group.OnNextAsync(WithId(1, "x", null));
+        await WriteAsync(1);
+        Assert.Equal(1, cluster.StoredStates("sources-claims-"));
+        clock.Advance(TimeSpan.FromMinutes(6));
+        await group.OnNextAsync(WithId(2, "y", new QueuePosition(1)));
+        await WriteAsync(2);
+        Assert.Equal(2, cluster.StoredStates("sources-claims-"));
+
+        // A write with no new claim adds no segment; one past the first segment's horizon deletes it.
+        await group.OnNextAsync(WithId(3, null, new QueuePosition(2)));
+        await WriteAsync(3);
+        Assert.Equal(2, cluster.StoredStates("sources-claims-"));
+        Assert.Equal([new QueuePosition(4)], (await group.OnNextAsync(WithId(4, "x", new QueuePosition(3)))).Dropped);
+        clock.Advance(TimeSpan.FromMinutes(5));
+        await group.OnNextAsync(WithId(5, "z", new QueuePosition(4)));
+        await WriteAsync(5);
+        Assert.Equal(2, cluster.StoredStates("sources-claims-")); // y's segment, and z's
+        // x's claim went with its segment: x is new again. y's is still held.
+        Assert.Null((await group.OnNextAsync(WithId(6, "x", new QueuePosition(5)))).Dropped);
+        Assert.Equal([new QueuePosition(7)], (await group.OnNextAsync(WithId(7, "y", new QueuePosition(6)))).Dropped);
+        Assert.Equal(5, (await group.GetSummary("s1", TimeSpan.FromHours(1)))!.Metrics["m"].Count);
+    }
 }

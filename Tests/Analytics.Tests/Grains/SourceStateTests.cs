@@ -12,7 +12,7 @@ public sealed class SourceStateTests
     private static readonly Analytics.Grains.Windows.TierSet Tiers = new AnalyticsOptions().GetSourceTiers();
 
     [Fact]
-    public void Buckets_and_dedup_claims_survive_serialisation_of_the_group()
+    public void Buckets_and_the_claim_segment_list_survive_serialisation_of_the_group()
     {
         var state = new SourceGroupState();
         var record = new SourceRecord();
@@ -25,15 +25,15 @@ public sealed class SourceStateTests
             record.Add(i % 3 == 0 ? "humidity" : "temp", T0 - random.Next(0, 30 * 3_600_000), random.Next(-100, 100) / 8.0, Tiers, T0);
         }
 
-        var dedup = record.Dedup(10 * Minute);
-        var queue = Deduplicator.QueueHash("events:0");
-        Assert.False(dedup.ClaimOrDetect("a", Deduplicator.ItemHash(queue, new QueuePosition(5)), T0));
-        Assert.False(dedup.ClaimOrDetect("b", Deduplicator.ItemHash(queue, new QueuePosition(5, 1)), T0 - Minute));
-
         var serializer = new Analytics.Grains.Persistence.JsonGrainStateSerializer();
+        state.ClaimSegments.Add(new ClaimSegmentRef("a1", T0));
+        state.RetiredSegments.Add("b2");
         var copy = serializer.Deserialize<SourceGroupState>(serializer.Serialize(state));
         Assert.Equal(state.Watermarks.Applied, copy.Watermarks.Applied);
         Assert.Equal(["dev-1", "dev-2"], copy.Sources.Keys.Order());
+        Assert.Equal(state.ClaimSegments, copy.ClaimSegments);
+        Assert.Equal(state.RetiredSegments, copy.RetiredSegments);
+        Assert.Equal(state.NextSegment, copy.NextSegment);
         Assert.Null(copy.Sources["dev-2"].FirstSeen);
         var read = copy.Sources["dev-1"];
         Assert.Equal((record.FirstSeen, record.LastSeen), (read.FirstSeen, read.LastSeen));
@@ -47,14 +47,49 @@ public sealed class SourceStateTests
                 Assert.Equal(metric.Tiers[t].Cells.ToArray(), readMetric.Tiers[t].Cells.ToArray());
             }
         }
+    }
 
-        Assert.Equal(record.Claims, read.Claims);
-        var again = read.Dedup(10 * Minute);
-        Assert.True(again.ClaimOrDetect("a", Deduplicator.ItemHash(queue, new QueuePosition(6)), T0));
-        Assert.False(again.IsDuplicateOf("a", Deduplicator.ItemHash(queue, new QueuePosition(5))));
-        Assert.True(again.IsDuplicateOf("b", Deduplicator.ItemHash(Deduplicator.QueueHash("events:1"), new QueuePosition(5, 1))));
-        again.Expire(T0 + (9 * Minute) + 30_000);
-        Assert.Equal(1, again.Count);
+    [Fact]
+    public void Claims_are_written_a_segment_at_a_time_and_expire_a_segment_at_a_time()
+    {
+        var dedup = new Deduplicator(10 * Minute);
+        var queue = Deduplicator.QueueHash("events:0");
+        long Item(long sequence) => Deduplicator.ItemHash(queue, new QueuePosition(sequence));
+        var a = Deduplicator.ClaimKey("dev-1", "a");
+        Assert.NotEqual(a, Deduplicator.ClaimKey("dev-2", "a")); // ids are per source
+        Assert.False(dedup.ClaimOrDetect(a, Item(1), T0));
+        Assert.False(dedup.ClaimOrDetect(Deduplicator.ClaimKey("dev-1", "b"), Item(2), T0 + Minute));
+        Assert.True(dedup.ClaimOrDetect(a, Item(3), T0 + Minute));
+        Assert.False(dedup.ClaimOrDetect(a, Item(1), T0 + Minute)); // its own claim, on a replay
+        Assert.Equal(2, dedup.Pending);
+
+        var first = dedup.EncodePending(out var newest);
+        Assert.Equal(T0 + Minute, newest);
+        dedup.PendingWritten("s1", newest, 2);
+        Assert.Equal(0, dedup.Pending);
+        Assert.False(dedup.ClaimOrDetect(Deduplicator.ClaimKey("dev-1", "c"), Item(4), T0 + (5 * Minute)));
+        var second = dedup.EncodePending(out var newest2);
+        dedup.PendingWritten("s2", newest2, 1);
+
+        // A fresh activation loads the segments and judges exactly as before.
+        var loaded = new Deduplicator(10 * Minute);
+        loaded.Load("s1", newest, first);
+        loaded.Load("s2", newest2, second);
+        Assert.Equal(3, loaded.Count);
+        Assert.True(loaded.IsDuplicateOf(a, Item(3)));
+        Assert.False(loaded.IsDuplicateOf(a, Item(1)));
+        Assert.Equal(0, loaded.Pending);
+
+        // Expiry drops whole segments, once their newest claim is past the horizon.
+        Assert.Empty(loaded.Expire(T0 + (10 * Minute)));
+        Assert.Equal(["s1"], loaded.Expire(T0 + (11 * Minute) + 1));
+        Assert.Equal(1, loaded.Count);
+        Assert.False(loaded.IsDuplicateOf(a, Item(3)));
+        // An expired id is claimed again by a new item, and that claim outlives the old segment.
+        Assert.False(loaded.ClaimOrDetect(a, Item(9), T0 + (12 * Minute)));
+        Assert.Equal(["s2"], loaded.Expire(T0 + (16 * Minute)));
+        Assert.True(loaded.IsDuplicateOf(a, Item(3)));
+        Assert.Throws<InvalidDataException>(() => loaded.Load("bad", T0, new byte[25]));
     }
 
     [Fact]
