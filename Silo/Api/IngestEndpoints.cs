@@ -1,3 +1,5 @@
+using System.Buffers;
+using Analytics.Events;
 using Analytics.Silo.Hosting;
 using Analytics.Silo.Ingest;
 using Microsoft.Extensions.Options;
@@ -24,13 +26,22 @@ public static class IngestEndpoints
             return ApiError.TooLarge($"The body is {request.ContentLength} bytes; the limit is {limit} bytes (Http:MaxBodyBytes). Split the batch.");
         }
 
-        var body = await ReadBodyAsync(request, limit, cancellationToken);
-        if (body is null)
+        if (await ReadBodyAsync(request, limit, cancellationToken) is not var (body, length))
         {
             return ApiError.TooLarge($"The body is larger than the limit of {limit} bytes (Http:MaxBodyBytes). Split the batch.");
         }
 
-        var result = ingestor.Parse(body.Value.Span, IsNdjson(request));
+        EventParseResult result;
+        try
+        {
+            result = ingestor.Parse(body.AsSpan(0, length), IsNdjson(request));
+        }
+        finally
+        {
+            // The parsed events own their strings, so the body goes back to the pool at once.
+            ArrayPool<byte>.Shared.Return(body);
+        }
+
         if (result.IsFatal)
         {
             return ApiError.BadRequest(result.FatalError!);
@@ -51,23 +62,49 @@ public static class IngestEndpoints
             || type.StartsWith("application/jsonl", StringComparison.OrdinalIgnoreCase);
     }
 
-    /// <summary>Reads at most limit bytes; null when the body is larger (chunked bodies have no length up front).</summary>
-    private static async Task<ReadOnlyMemory<byte>?> ReadBodyAsync(HttpRequest request, long limit, CancellationToken cancellationToken)
+    /// <summary>
+    /// Reads at most limit bytes into a buffer from the shared pool, which the caller returns; null
+    /// when the body is larger (chunked bodies have no length up front). Pooled, because a body of
+    /// a thousand events is over 85 KB: a fresh array per request would be a large-object
+    /// allocation each time, and those make the garbage collector run full collections.
+    /// </summary>
+    private static async Task<(byte[] Buffer, int Length)?> ReadBodyAsync(HttpRequest request, long limit, CancellationToken cancellationToken)
     {
-        using var buffer = new MemoryStream(request.ContentLength is { } length ? (int)Math.Min(length, limit) : 64 * 1024);
-        var chunk = new byte[64 * 1024];
-        int read;
-        while ((read = await request.Body.ReadAsync(chunk, cancellationToken)) > 0)
+        // One byte more than the limit, so that a body over the limit shows as one.
+        var capacity = (int)Math.Min(limit + 1, request.ContentLength is { } length ? length + 1 : 64 * 1024);
+        var buffer = ArrayPool<byte>.Shared.Rent(capacity);
+        var filled = 0;
+        try
         {
-            if (buffer.Length + read > limit)
+            while (true)
             {
-                return null;
+                if (filled == buffer.Length)
+                {
+                    var larger = ArrayPool<byte>.Shared.Rent((int)Math.Min(limit + 1, 2L * buffer.Length));
+                    buffer.AsSpan(0, filled).CopyTo(larger);
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = larger;
+                }
+
+                var read = await request.Body.ReadAsync(buffer.AsMemory(filled), cancellationToken);
+                if (read == 0)
+                {
+                    return (buffer, filled);
+                }
+
+                filled += read;
+                if (filled > limit)
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    return null;
+                }
             }
-
-            buffer.Write(chunk, 0, read);
         }
-
-        return buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
+        catch
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            throw;
+        }
     }
 
     public sealed record IngestResponse(int Accepted, int Rejected, IReadOnlyList<IngestError> Errors);

@@ -128,6 +128,21 @@ public sealed class EmbeddedSiloTests : IDisposable
             Assert.DoesNotContain("   at ", text);
         }
 
+        // A chunked body (no Content-Length) is read into a pooled buffer that grows: over the limit it is refused, under it accepted whole.
+        static string Events(int n) => "[" + string.Join(",", Enumerable.Range(0, n).Select(i => $"{{\"source\":\"chunked\",\"metric\":\"m\",\"value\":{i}}}")) + "]";
+        foreach (var (events, status) in new[] { (3000, HttpStatusCode.RequestEntityTooLarge), (1200, HttpStatusCode.Accepted) })
+        {
+            using var chunked = new StreamContent(new NoLengthStream(Encoding.UTF8.GetBytes(Events(events))));
+            chunked.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+            using var response = await silo.Http.PostAsync("/api/events", chunked);
+            var text = await response.Content.ReadAsStringAsync();
+            Assert.True(status == response.StatusCode, $"chunked body of {events} events: expected {(int)status}, got {(int)response.StatusCode} {text}");
+            if (status == HttpStatusCode.Accepted)
+            {
+                Assert.Equal(events, JsonDocument.Parse(text).RootElement.GetProperty("accepted").GetInt32());
+            }
+        }
+
         // Per-event problems inside a readable body: 202, with each one listed by index.
         var perEvent = new (string Body, string ContentType, string Contains)[]
         {
@@ -158,4 +173,39 @@ public sealed class EmbeddedSiloTests : IDisposable
         var openApi = await silo.Http.GetStringAsync("/openapi/v1.json");
         Assert.Contains("/api/metrics/{metric}/stats", openApi);
     }
+}
+
+/// <summary>A readable stream that does not know its length, so that HttpClient sends it chunked.</summary>
+file sealed class NoLengthStream(byte[] data) : Stream
+{
+    private int _position;
+
+    public override bool CanRead => true;
+
+    public override bool CanSeek => false;
+
+    public override bool CanWrite => false;
+
+    public override long Length => throw new NotSupportedException();
+
+    public override long Position { get => _position; set => throw new NotSupportedException(); }
+
+    public override int Read(byte[] buffer, int offset, int count)
+    {
+        // Small reads, so that the body arrives in many chunks.
+        var n = Math.Min(Math.Min(count, 7_000), data.Length - _position);
+        Array.Copy(data, _position, buffer, offset, n);
+        _position += n;
+        return n;
+    }
+
+    public override void Flush()
+    {
+    }
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 }
