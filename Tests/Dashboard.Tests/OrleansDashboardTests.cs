@@ -32,7 +32,7 @@ public sealed class OrleansDashboardTests(DashboardFixture fixture)
         Assert.Equal("Active", (string?)host["status"]);
         var grainTypes = counters["simpleGrainStats"]!.AsArray().Select(s => (string?)s!["grainType"]).ToHashSet();
         Assert.Contains("Analytics.Grains.Metrics.MetricGrain", grainTypes);
-        Assert.Contains("Analytics.Grains.Sources.SourceGrain", grainTypes);
+        Assert.Contains("Analytics.Grains.Sources.SourceGroupGrain", grainTypes);
 
         // Everything it loaded came from the silo itself: it works without the internet.
         Assert.All(browser.Requests, url => Assert.StartsWith(fixture.BaseUrl + "/", url));

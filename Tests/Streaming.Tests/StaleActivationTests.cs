@@ -34,7 +34,7 @@ public sealed class StaleActivationTests
 
         public bool Dropped { get; private set; }
 
-        /// <summary>The rules of QueueConsumerGrain.IsStaleAsync and SourceGrain.OnNextAsync.</summary>
+        /// <summary>The rules of QueueConsumerGrain.IsStaleAsync and SourceGroupGrain.OnNextAsync.</summary>
         public DeliveryOutcome OnNext(QueueDelivery<int> delivery, int step, bool checkStale)
         {
             if (checkStale && Watermarks.IsBehind(Queue, delivery.Confirmed))
