@@ -182,6 +182,7 @@ public static class AnalyticsSiloSetup
     public static WebApplication UseAnalyticsApi(this WebApplication app)
     {
         app.UseApiErrors();
+        app.UseServerTiming();
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapIngestEndpoints();
         app.MapMetricEndpoints();

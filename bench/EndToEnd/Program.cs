@@ -67,12 +67,12 @@ for (var round = 0; round < rounds; round++)
 
 var loadAtEnd = LoadAverage();
 Console.WriteLine();
-Console.WriteLine("| silo | round | accepted (202) events/s | end-to-end events/s | / baseline | silo CPU per event | stats p50 / p99 | freshness p50 / p99 | at events/s | counted / accepted | startup |");
-Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+Console.WriteLine("| silo | round | accepted (202) events/s | end-to-end events/s | / baseline | silo CPU per event | stats p50 / p99 | in the silo p50 / p99 | bench GC pauses | freshness p50 / p99 | at events/s | counted / accepted | startup |");
+Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
 for (var i = 0; i < results.Count; i++)
 {
     var r = results[i];
-    Console.WriteLine($"| {r.Name} | {i / silos.Length + 1} | {r.AcceptedPerSecond:N0} | {r.EndToEndPerSecond:N0} | {r.EndToEndPerSecond / baseline:P1} | {r.SiloCpuMicrosPerEvent:0.0} us | {r.QueryP50:0.0} / {r.QueryP99:0.0} ms | {r.FreshnessP50:0} / {r.FreshnessP99:0} ms | {r.SustainedRate:N0} | {r.Counted:N0} / {r.Accepted:N0} | {r.Startup.TotalSeconds:0.0} s |");
+    Console.WriteLine($"| {r.Name} | {i / silos.Length + 1} | {r.AcceptedPerSecond:N0} | {r.EndToEndPerSecond:N0} | {r.EndToEndPerSecond / baseline:P1} | {r.SiloCpuMicrosPerEvent:0.0} us | {r.QueryP50:0.0} / {r.QueryP99:0.0} ms | {r.ServerP50:0.00} / {r.ServerP99:0.00} ms | {r.BenchGcPauseMs:0} ms | {r.FreshnessP50:0} / {r.FreshnessP99:0} ms | {r.SustainedRate:N0} | {r.Counted:N0} / {r.Accepted:N0} | {r.Startup.TotalSeconds:0.0} s |");
 }
 
 double Median(string silo, Func<SiloResult, double> figure)
@@ -106,6 +106,9 @@ var summary = new JsonObject
         ["sustainedRate"] = Number(r.SustainedRate),
         ["statsP50Ms"] = Number(r.QueryP50),
         ["statsP99Ms"] = Number(r.QueryP99),
+        ["statsInSiloP50Ms"] = Number(r.ServerP50),
+        ["statsInSiloP99Ms"] = Number(r.ServerP99),
+        ["benchGcPauseMs"] = Number(r.BenchGcPauseMs),
         ["freshnessP50Ms"] = Number(r.FreshnessP50),
         ["freshnessP99Ms"] = Number(r.FreshnessP99),
         ["startupSeconds"] = Number(r.Startup.TotalSeconds),

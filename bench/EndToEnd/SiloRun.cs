@@ -16,6 +16,9 @@ internal sealed record SiloResult(
     double SustainedRate,
     double QueryP50,
     double QueryP99,
+    double ServerP50,
+    double ServerP99,
+    double BenchGcPauseMs,
     int Queries,
     double FreshnessP50,
     double FreshnessP99,
@@ -65,6 +68,7 @@ internal static class SiloRun
 
         Console.Error.WriteLine($"  [{name}] sustained phase: {sustainedRate:N0} events/s for {seconds} s");
         var sustained = new CancellationTokenSource(TimeSpan.FromSeconds(seconds));
+        var benchPauseBefore = GC.GetTotalPauseDuration();
         var queries = Task.Run(() => QueryLatenciesAsync(http, load, sustained.Token));
         var freshness = Task.Run(() => FreshnessAsync(http, sustained.Token));
         var paced = Stopwatch.GetTimestamp();
@@ -81,8 +85,9 @@ internal static class SiloRun
         }
 
         var achieved = sustainedAccepted / Stopwatch.GetElapsedTime(paced).TotalSeconds;
-        var queryLatencies = await queries;
+        var (queryLatencies, serverLatencies) = await queries;
         var freshnessLatencies = await freshness;
+        var benchPause = GC.GetTotalPauseDuration() - benchPauseBefore;
         var result = new SiloResult(
             name,
             dll,
@@ -94,6 +99,9 @@ internal static class SiloRun
             achieved,
             Percentile(queryLatencies, 0.5),
             Percentile(queryLatencies, 0.99),
+            Percentile(serverLatencies, 0.5),
+            Percentile(serverLatencies, 0.99),
+            benchPause.TotalMilliseconds,
             queryLatencies.Count,
             Percentile(freshnessLatencies, 0.5),
             Percentile(freshnessLatencies, 0.99),
@@ -140,9 +148,15 @@ internal static class SiloRun
             : throw new InvalidOperationException($"POST /api/events: {(int)response.StatusCode} {text}");
     }
 
-    private static async Task<List<double>> QueryLatenciesAsync(HttpClient http, Load load, CancellationToken stop)
+    /// <summary>
+    /// Each query's latency as the bench sees it, and as the silo took it (its Server-Timing
+    /// header): the difference is the network stack and this process, whose own pauses (it holds
+    /// every body it posts) land in the first figure only.
+    /// </summary>
+    private static async Task<(List<double> Client, List<double> Server)> QueryLatenciesAsync(HttpClient http, Load load, CancellationToken stop)
     {
         var latencies = new List<double>();
+        var server = new List<double>();
         var random = new Random(2);
         await Task.Delay(2000, CancellationToken.None);
         while (!stop.IsCancellationRequested)
@@ -151,10 +165,17 @@ internal static class SiloRun
             using var response = await http.GetAsync($"/api/metrics/{load.Metric(random.Next(Load.Metrics))}/stats?window=5m");
             await response.Content.ReadAsByteArrayAsync();
             latencies.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+            if (response.Headers.TryGetValues("Server-Timing", out var timing)
+                && timing.First().Split("dur=") is [_, var ms]
+                && double.TryParse(ms, System.Globalization.CultureInfo.InvariantCulture, out var serverMs))
+            {
+                server.Add(serverMs);
+            }
+
             await Task.Delay(20, CancellationToken.None);
         }
 
-        return latencies;
+        return (latencies, server);
     }
 
     private static async Task<List<double>> FreshnessAsync(HttpClient http, CancellationToken stop)
