@@ -126,6 +126,8 @@ public sealed class EmbeddedSiloTests : IDisposable
             var error = JsonDocument.Parse(text).RootElement.GetProperty("error").GetString()!;
             Assert.Contains(contains, error, StringComparison.OrdinalIgnoreCase);
             Assert.DoesNotContain("   at ", text);
+            // Every API answer, errors included, says how long the silo took.
+            Assert.Matches(@"^app;dur=\d+(\.\d+)?$", response.Headers.GetValues("Server-Timing").Single());
         }
 
         // A chunked body (no Content-Length) is read into a pooled buffer that grows: over the limit it is refused, under it accepted whole.
