@@ -18,5 +18,8 @@ public static class SourceGroups
     public static int Of(string source, int groups) => (int)(HyperLogLog.Hash(source) % (ulong)groups);
 
     /// <summary>The grain key of the group that holds <paramref name="source"/>.</summary>
-    public static string KeyOf(string source, int groups) => Of(source, groups).ToString(CultureInfo.InvariantCulture);
+    public static string KeyOf(string source, int groups) => Key(Of(source, groups));
+
+    /// <summary>The grain key of group number <paramref name="group"/>.</summary>
+    public static string Key(int group) => group.ToString(CultureInfo.InvariantCulture);
 }

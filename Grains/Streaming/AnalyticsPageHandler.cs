@@ -43,8 +43,7 @@ public sealed class AnalyticsPageHandler(IOptions<AnalyticsOptions> options) : I
         var deliveries = new List<Task<DeliveryOutcome>>(byGroup.Count);
         foreach (var (key, group) in byGroup)
         {
-            var grain = context.GrainFactory.GetGrain<ISourceGroupGrain>(key.ToString(System.Globalization.CultureInfo.InvariantCulture));
-            deliveries.Add(context.DeliverAsync(grain, group.Events, group.Positions));
+            deliveries.Add(context.DeliverAsync(context.GrainFactory.GetGrain<ISourceGroupGrain>(SourceGroups.Key(key)), group.Events, group.Positions));
         }
 
         var outcomes = await Task.WhenAll(deliveries);

@@ -32,7 +32,7 @@ public abstract partial class QueueConsumerGrain(TimeSpan? flushInterval = null,
     protected static readonly TimeSpan StateCheckAge = TimeSpan.FromMilliseconds(500);
 
     private readonly HashSet<string> _gaps = new(StringComparer.Ordinal);
-    private Dictionary<string, string> _durable = new(StringComparer.Ordinal);
+    private StreamWatermarks _durable = new();
     private TimeProvider? _time = time;
     private ILogger? _logger;
     private long _lastWrite;
@@ -188,7 +188,7 @@ public abstract partial class QueueConsumerGrain(TimeSpan? flushInterval = null,
 
         // A write since the receiver took its position (its flush timer, or another queue's
         // checkpoint) may already hold it: then confirm without writing again.
-        if (!(_durable.TryGetValue(request.Queue, out var durable) && QueuePosition.Parse(durable) >= request.LastDelivered))
+        if (!_durable.Covers(request))
         {
             await FlushAsync();
         }
@@ -247,7 +247,7 @@ public abstract partial class QueueConsumerGrain(TimeSpan? flushInterval = null,
         }
 
         // The watermarks as written: the grain is not reentrant, so only read-only queries run during the write.
-        var written = new Dictionary<string, string>(Watermarks.Applied, StringComparer.Ordinal);
+        var written = new StreamWatermarks { Applied = new(Watermarks.Applied, StringComparer.Ordinal) };
         try
         {
             await WriteAsync();
