@@ -20,6 +20,11 @@ public sealed class EventIngestor(
 {
     public long NowMs => timeProvider.GetUtcNow().ToUnixTimeMilliseconds();
 
+    [ThreadStatic]
+    private static ArrayBufferWriter<byte>? t_scratch;
+
+    private static ArrayBufferWriter<byte> Scratch => t_scratch ??= new ArrayBufferWriter<byte>(256 * 1024);
+
     public EventParseResult Parse(ReadOnlySpan<byte> body, bool ndjson) => EventParser.ParseBody(body, ndjson, NowMs, validation);
 
     public async Task AppendAsync(IReadOnlyList<AnalyticsEvent> events, CancellationToken cancellationToken)
@@ -29,25 +34,47 @@ public sealed class EventIngestor(
             return;
         }
 
-        var byQueue = new Dictionary<string, (string Source, List<AnalyticsEvent> Events)>(StringComparer.Ordinal);
-        foreach (var e in events)
+        // Two passes, so each queue's events go into an array of exactly their number: a batch of
+        // 1,000 events would otherwise regrow a list per queue (issue 14's allocation profile).
+        var queueOf = new int[events.Count];
+        var queues = new Dictionary<string, int>(StringComparer.Ordinal);
+        var firstSource = new List<string>();
+        var counts = new List<int>();
+        for (var i = 0; i < events.Count; i++)
         {
-            var affinity = writer.GetQueueAffinity(e.Source);
-            if (!byQueue.TryGetValue(affinity, out var group))
+            var affinity = writer.GetQueueAffinity(events[i].Source);
+            if (!queues.TryGetValue(affinity, out var queue))
             {
-                byQueue[affinity] = group = (e.Source, []);
+                queues[affinity] = queue = counts.Count;
+                firstSource.Add(events[i].Source);
+                counts.Add(0);
             }
 
-            group.Events.Add(e);
+            queueOf[i] = queue;
+            counts[queue]++;
         }
 
-        var records = new List<(string, ReadOnlyMemory<byte>)>(byQueue.Count);
-        foreach (var (source, list) in byQueue.Values)
+        var byQueue = new AnalyticsEvent[counts.Count][];
+        for (var q = 0; q < byQueue.Length; q++)
         {
-            // Keyed by one of its sources: they all map to the same queue.
-            var buffer = new ArrayBufferWriter<byte>(list.Count * 128);
-            EventSerializer.WriteNdjson(buffer, (IEnumerable<AnalyticsEvent>)list);
-            records.Add((source, buffer.WrittenMemory));
+            byQueue[q] = new AnalyticsEvent[counts[q]];
+            counts[q] = 0;
+        }
+
+        for (var i = 0; i < events.Count; i++)
+        {
+            byQueue[queueOf[i]][counts[queueOf[i]]++] = events[i];
+        }
+
+        var records = new List<(string, ReadOnlyMemory<byte>)>(byQueue.Length);
+        var buffer = Scratch;
+        for (var q = 0; q < byQueue.Length; q++)
+        {
+            // Keyed by one of its sources: they all map to the same queue. Serialised into a reused
+            // buffer and copied once into an array of the record's exact size, which the log keeps.
+            buffer.ResetWrittenCount();
+            EventSerializer.WriteNdjson(buffer, new ReadOnlySpan<AnalyticsEvent>(byQueue[q]));
+            records.Add((firstSource[q], buffer.WrittenSpan.ToArray()));
         }
 
         try

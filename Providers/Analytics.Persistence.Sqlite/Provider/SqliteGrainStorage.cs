@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Orleans;
@@ -93,7 +94,7 @@ public sealed partial class SqliteGrainStorage : IGrainStorage, ILifecyclePartic
 
     public async Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState, CancellationToken cancellationToken)
     {
-        var request = new WriteRequest(grainId.ToString(), stateName, grainState.ETag, _serializer.Serialize(grainState.State).ToArray());
+        var request = new WriteRequest(grainId.ToString(), stateName, grainState.ETag, WholeArray(_serializer.Serialize(grainState.State)));
         grainState.ETag = await EnqueueAsync(request, cancellationToken).ConfigureAwait(false);
         grainState.RecordExists = true;
     }
@@ -186,6 +187,12 @@ public sealed partial class SqliteGrainStorage : IGrainStorage, ILifecyclePartic
         command.CommandText = "PRAGMA synchronous";
         return (long)command.ExecuteScalar()!;
     });
+
+    /// <summary>The serialised state as an array SQLite can bind, copied only if the serializer did not produce one (states are 100 KB and more).</summary>
+    private static byte[] WholeArray(BinaryData data) =>
+        MemoryMarshal.TryGetArray(data.ToMemory(), out var array) && array.Offset == 0 && array.Count == array.Array!.Length
+            ? array.Array
+            : data.ToArray();
 
     private void Reset<T>(IGrainState<T> grainState)
     {

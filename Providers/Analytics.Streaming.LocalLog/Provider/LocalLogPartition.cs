@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Threading.Channels;
 using Microsoft.Data.Sqlite;
 
@@ -104,7 +105,10 @@ internal sealed class LocalLogPartition : IAsyncDisposable
             foreach (var (streamKey, bytes) in request.Records)
             {
                 key.Value = streamKey;
-                data.Value = bytes.ToArray();
+                // SQLite binds whole arrays only; a record that is one already (the ingest path's) is not copied again.
+                data.Value = MemoryMarshal.TryGetArray(bytes, out var array) && array.Offset == 0 && array.Count == array.Array!.Length
+                    ? array.Array
+                    : bytes.ToArray();
                 insert.ExecuteNonQuery();
             }
         }
