@@ -18,6 +18,9 @@ public sealed class AnalyticsOptions
 
     public const int MaxSourceGroups = 65_536;
 
+    /// <summary>The most <see cref="InlineClaims"/>: 512 KB of JSON, already more than one DynamoDB item holds.</summary>
+    public const int MaxInlineClaims = 16_384;
+
     /// <summary>10 s buckets for 1 h, 1 min buckets for 24 h, 1 h buckets for 30 days.</summary>
     public static IReadOnlyList<RetentionTier> DefaultMetricTiers { get; } =
     [
@@ -69,6 +72,19 @@ public sealed class AnalyticsOptions
     /// the stream to rebuild it); metric data does not depend on it.
     /// </summary>
     public int SourceGroups { get; set; } = 64;
+
+    /// <summary>
+    /// A source group writes its dedup claims that are in no segment yet inside its state while
+    /// there are at most this many, and as a segment of their own (a write item, and later a
+    /// delete) once there are more; 0 writes a segment whenever there is a new claim.
+    /// </summary>
+    /// <remarks>
+    /// A claim is 24 bytes, base64 in the state's JSON: 32 bytes. The DynamoDB grain storage keeps
+    /// a state of up to 64 KB in one item (its InlineThreshold) and chunks a larger one into more
+    /// items, which costs at least the write item a segment would. 1,024 claims are 32 KB of JSON,
+    /// which leaves a small group's state the other half of that item.
+    /// </remarks>
+    public int InlineClaims { get; set; } = 1024;
 
     /// <summary>The most points one series answer may hold.</summary>
     public int MaxSeriesPoints { get; set; } = 10_000;
@@ -128,6 +144,11 @@ internal sealed class AnalyticsOptionsValidator : IValidateOptions<AnalyticsOpti
         if (options.SourceGroups is < 1 or > AnalyticsOptions.MaxSourceGroups)
         {
             errors.Add($"SourceGroups must be between 1 and {AnalyticsOptions.MaxSourceGroups}, not {options.SourceGroups}.");
+        }
+
+        if (options.InlineClaims is < 0 or > AnalyticsOptions.MaxInlineClaims)
+        {
+            errors.Add($"InlineClaims must be between 0 and {AnalyticsOptions.MaxInlineClaims}, not {options.InlineClaims}.");
         }
 
         if (options.CompactionBucketThreshold < 1 || options.MaxSeriesPoints < 1)

@@ -2,7 +2,7 @@ using Orleans.Storage;
 
 namespace Analytics.Grains.Sources;
 
-/// <summary>One segment of a source group's dedup claims, as stored: the claims made between two of the group's writes.</summary>
+/// <summary>One segment of a source group's dedup claims, as stored: the claims made since the previous segment.</summary>
 public sealed class ClaimSegmentState
 {
     public byte[] Claims { get; set; } = [];

@@ -21,7 +21,8 @@ namespace Analytics.Grains.Sources;
 /// grains never see it. It reports them for every item it can judge, replays included, so that
 /// what the metric grains see does not depend on timing. The state is written at most once a
 /// flush interval, at a stream checkpoint that no write covers yet, and on deactivation; the dedup
-/// claims are written incrementally, as a segment of the claims made since the last write.
+/// claims are written incrementally: those in no segment yet inside the state while they are
+/// few (<see cref="AnalyticsOptions.InlineClaims"/>), otherwise all of them as one new segment.
 /// </remarks>
 public sealed partial class SourceGroupGrain : QueueConsumerGrain, ISourceGroupGrain
 {
@@ -43,7 +44,7 @@ public sealed partial class SourceGroupGrain : QueueConsumerGrain, ISourceGroupG
         _options = options.Value;
         _logger = logger;
         _tiers = _options.GetSourceTiers();
-        _dedup = new Deduplicator((long)_options.DedupHorizon.TotalMilliseconds);
+        _dedup = new Deduplicator((long)_options.DedupHorizon.TotalMilliseconds, _options.InlineClaims);
     }
 
     protected override StreamWatermarks Watermarks => _state.State.Watermarks;
@@ -73,6 +74,8 @@ public sealed partial class SourceGroupGrain : QueueConsumerGrain, ISourceGroupG
                 LogSegmentMissing(this.GetGrainId(), listed[i].Name);
             }
         }
+
+        _dedup.LoadInline(_state.State.InlineClaims);
 
         StartFlushTimer();
     }
@@ -160,8 +163,9 @@ public sealed partial class SourceGroupGrain : QueueConsumerGrain, ISourceGroupG
     }
 
     /// <summary>
-    /// Expires old buckets and claim segments, writes the claims made since the last write as a
-    /// new segment, then the state that lists it; deletes retired segments once that succeeded.
+    /// Expires old buckets and claims; puts the claims in no segment into the state when they are
+    /// few, or else writes them as a new segment that the state lists; writes the state, and
+    /// deletes retired segments once that succeeded.
     /// </summary>
     protected override async Task WriteAsync()
     {
@@ -178,11 +182,16 @@ public sealed partial class SourceGroupGrain : QueueConsumerGrain, ISourceGroupG
             state.RetiredSegments.Add(expired);
         }
 
-        var pending = _dedup.Pending;
+        var unsegmented = _dedup.Unsegmented;
         ClaimSegmentRef? segment = null;
-        if (pending > 0)
+        if (_dedup.FitsInline)
         {
-            var claims = _dedup.EncodePending(out var newest);
+            // They stay unsegmented: if this write fails, the next one carries them all the same.
+            state.InlineClaims = _dedup.EncodeUnsegmented(out _);
+        }
+        else
+        {
+            var claims = _dedup.EncodeUnsegmented(out var newest);
             var name = state.NextSegment;
             if (!await _segments.TryCreateAsync(name, claims))
             {
@@ -199,6 +208,7 @@ public sealed partial class SourceGroupGrain : QueueConsumerGrain, ISourceGroupG
             segment = new ClaimSegmentRef(name, newest);
             state.ClaimSegments.Add(segment);
             state.NextSegment = ClaimSegmentStore.NewName();
+            state.InlineClaims = [];
         }
 
         try
@@ -207,7 +217,7 @@ public sealed partial class SourceGroupGrain : QueueConsumerGrain, ISourceGroupG
         }
         catch when (segment is not null)
         {
-            // The state does not list the segment: its claims stay pending, and it goes.
+            // The state does not list the segment: its claims stay unsegmented, and it goes.
             state.ClaimSegments.Remove(segment);
             state.RetiredSegments.Add(segment.Name);
             throw;
@@ -215,7 +225,7 @@ public sealed partial class SourceGroupGrain : QueueConsumerGrain, ISourceGroupG
 
         if (segment is not null)
         {
-            _dedup.PendingWritten(segment.Name, segment.NewestArrival, pending);
+            _dedup.SegmentWritten(segment.Name, segment.NewestArrival, unsegmented);
         }
 
         await DeleteRetiredAsync(state);

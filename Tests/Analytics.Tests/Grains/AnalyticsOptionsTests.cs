@@ -16,6 +16,7 @@ public sealed class AnalyticsOptionsTests
     {
         var options = new AnalyticsOptions();
         Assert.True(Validate(options).Succeeded);
+        Assert.Equal(1024, options.InlineClaims);
         Assert.Equal(["10s buckets for 1h", "1m buckets for 1d", "1h buckets for 30d"], AnalyticsOptions.DefaultMetricTiers.Select(t => t.ToString()));
         Assert.Equal(["1m buckets for 1h", "15m buckets for 1d"], AnalyticsOptions.DefaultSourceTiers.Select(t => t.ToString()));
     }
@@ -43,6 +44,10 @@ public sealed class AnalyticsOptionsTests
         Assert.Contains("SourceGroups must be between 1 and 65536, not 0", Validate(new AnalyticsOptions { SourceGroups = 0 }).FailureMessage);
         Assert.Contains("SourceGroups", Validate(new AnalyticsOptions { SourceGroups = 70_000 }).FailureMessage);
         Assert.True(Validate(new AnalyticsOptions { SourceGroups = 1 }).Succeeded);
+        Assert.Contains("InlineClaims must be between 0 and 16384, not -1", Validate(new AnalyticsOptions { InlineClaims = -1 }).FailureMessage);
+        Assert.Contains("InlineClaims", Validate(new AnalyticsOptions { InlineClaims = 16_385 }).FailureMessage);
+        Assert.True(Validate(new AnalyticsOptions { InlineClaims = 0 }).Succeeded);
+        Assert.True(Validate(new AnalyticsOptions { InlineClaims = 16_384 }).Succeeded);
         Assert.Contains("CheckpointSettle must not be negative", new Analytics.Streaming.QueueStreamOptions { CheckpointSettle = TimeSpan.FromSeconds(-1) }.Validate());
         Assert.Null(new Analytics.Streaming.QueueStreamOptions { CheckpointSettle = TimeSpan.FromSeconds(5) }.Validate());
     }
@@ -55,12 +60,14 @@ public sealed class AnalyticsOptionsTests
             ["Analytics:MetricTiers:0:BucketSize"] = "00:00:30",
             ["Analytics:MetricTiers:0:Retention"] = "02:00:00",
             ["Analytics:DedupHorizon"] = "00:05:00",
+            ["Analytics:InlineClaims"] = "0",
         }).Build();
         var options = new AnalyticsOptions();
         configuration.GetSection(AnalyticsOptions.Section).Bind(options);
 
         Assert.Equal(["30s buckets for 2h"], options.MetricTiers.Select(t => t.ToString()));
         Assert.Equal(TimeSpan.FromMinutes(5), options.DedupHorizon);
+        Assert.Equal(0, options.InlineClaims);
         Assert.True(Validate(options).Succeeded);
     }
 

@@ -101,4 +101,123 @@ public sealed class DeduplicationTests
         var summary = (await cluster.GrainFactory.GetGrain<ISourceGrain>("dev-1").GetSummary(TimeSpan.FromHours(1)))!;
         Assert.Equal(3, summary.Metrics["door"].Count);
     }
+
+    private static readonly long Queue = Deduplicator.QueueHash("events:0");
+
+    private static long Item(long sequence) => Deduplicator.ItemHash(Queue, new QueuePosition(sequence));
+
+    private static long Key(string id) => Deduplicator.ClaimKey("dev-1", id);
+
+    /// <summary>What a source group's write does with its unsegmented claims, the storage left out.</summary>
+    private static (byte[] Inline, (string Name, long Newest, byte[] Claims)? Segment) Write(Deduplicator dedup, string segmentName)
+    {
+        if (dedup.FitsInline)
+        {
+            return (dedup.EncodeUnsegmented(out _), null);
+        }
+
+        var claims = dedup.EncodeUnsegmented(out var newest);
+        dedup.SegmentWritten(segmentName, newest, dedup.Unsegmented);
+        return ([], (segmentName, newest, claims));
+    }
+
+    [Fact]
+    public void Claims_within_the_inline_limit_stay_unsegmented_across_writes_and_still_count_after_a_reload()
+    {
+        var dedup = new Deduplicator(10 * Minute, inlineLimit: 3);
+        Assert.False(dedup.ClaimOrDetect(Key("a"), Item(1), T0));
+        Assert.False(dedup.ClaimOrDetect(Key("b"), Item(2), T0 + Second));
+        var first = Write(dedup, "s1");
+        Assert.Null(first.Segment);
+        Assert.Equal(2 * 24, first.Inline.Length);
+        Assert.Equal(2, dedup.Unsegmented);
+
+        // The second write carries the first one's claims again, with the new one.
+        Assert.False(dedup.ClaimOrDetect(Key("c"), Item(3), T0 + Minute));
+        var second = Write(dedup, "s2");
+        Assert.Null(second.Segment);
+        Assert.Equal(3 * 24, second.Inline.Length);
+        Assert.Equal(first.Inline, second.Inline[..first.Inline.Length]);
+        Assert.Equal(3, dedup.Unsegmented);
+
+        var loaded = new Deduplicator(10 * Minute, inlineLimit: 3);
+        loaded.LoadInline(second.Inline);
+        Assert.Equal((3, 3), (loaded.Count, loaded.Unsegmented));
+        Assert.True(loaded.ClaimOrDetect(Key("a"), Item(9), T0 + (2 * Minute)));
+        Assert.False(loaded.ClaimOrDetect(Key("b"), Item(2), T0 + (2 * Minute))); // its own claim, on a replay
+        Assert.True(loaded.IsDuplicateOf(Key("c"), Item(8)));
+        Assert.False(loaded.IsDuplicateOf(Key("d"), Item(8)));
+        Assert.Equal(3, loaded.Unsegmented); // detecting claims nothing new
+    }
+
+    [Fact]
+    public void Past_the_inline_limit_every_unsegmented_claim_goes_into_one_segment()
+    {
+        var dedup = new Deduplicator(10 * Minute, inlineLimit: 3);
+        dedup.ClaimOrDetect(Key("a"), Item(1), T0);
+        dedup.ClaimOrDetect(Key("b"), Item(2), T0 + Second);
+        Assert.Null(Write(dedup, "s1").Segment);
+        dedup.ClaimOrDetect(Key("c"), Item(3), T0 + Minute);
+        dedup.ClaimOrDetect(Key("d"), Item(4), T0 + (2 * Minute));
+        Assert.False(dedup.FitsInline);
+
+        // The claims written inline before go too: the state then holds no inline claims.
+        var (inline, segment) = Write(dedup, "s2");
+        Assert.Empty(inline);
+        Assert.Equal(("s2", T0 + (2 * Minute), 4 * 24), (segment!.Value.Name, segment.Value.Newest, segment.Value.Claims.Length));
+        Assert.Equal((4, 0), (dedup.Count, dedup.Unsegmented));
+
+        dedup.ClaimOrDetect(Key("e"), Item(5), T0 + (3 * Minute));
+        var next = Write(dedup, "s3");
+        Assert.Null(next.Segment);
+        Assert.Equal(24, next.Inline.Length);
+
+        // A fresh activation: the segments, then the inline claims.
+        var loaded = new Deduplicator(10 * Minute, inlineLimit: 3);
+        loaded.Load("s2", segment.Value.Newest, segment.Value.Claims);
+        loaded.LoadInline(next.Inline);
+        Assert.Equal((5, 1), (loaded.Count, loaded.Unsegmented));
+        Assert.All(new[] { "a", "b", "c", "d", "e" }, id => Assert.True(loaded.IsDuplicateOf(Key(id), Item(100))));
+
+        // The segment expires as a whole, after its newest claim; the inline one on its own.
+        Assert.Empty(loaded.Expire(T0 + (12 * Minute)));
+        Assert.Equal(["s2"], loaded.Expire(T0 + (12 * Minute) + 1));
+        Assert.Equal((1, 1), (loaded.Count, loaded.Unsegmented));
+        loaded.Expire(T0 + (13 * Minute) + 1);
+        Assert.Equal((0, 0), (loaded.Count, loaded.Unsegmented));
+    }
+
+    [Fact]
+    public void Inline_claims_past_the_horizon_expire_one_at_a_time()
+    {
+        var dedup = new Deduplicator(10 * Minute, inlineLimit: 16);
+        dedup.ClaimOrDetect(Key("a"), Item(1), T0);
+        dedup.ClaimOrDetect(Key("b"), Item(2), T0 + Minute);
+        dedup.ClaimOrDetect(Key("c"), Item(3), T0 + (2 * Minute));
+
+        Assert.Empty(dedup.Expire(T0 + (10 * Minute))); // a is exactly at the horizon: kept
+        Assert.Equal((3, 3), (dedup.Count, dedup.Unsegmented));
+        Assert.Empty(dedup.Expire(T0 + (10 * Minute) + 1));
+        Assert.Equal((2, 2), (dedup.Count, dedup.Unsegmented));
+        Assert.False(dedup.IsDuplicateOf(Key("a"), Item(9)));
+        Assert.True(dedup.IsDuplicateOf(Key("b"), Item(9)));
+
+        // b, past the horizon but not yet expired, is claimed anew; expiring the old claim keeps the new one.
+        Assert.False(dedup.ClaimOrDetect(Key("b"), Item(7), T0 + (11 * Minute) + 1));
+        Assert.Equal(3, dedup.Unsegmented);
+        dedup.Expire(T0 + (11 * Minute) + 1);
+        Assert.Equal((2, 2), (dedup.Count, dedup.Unsegmented));
+        Assert.True(dedup.IsDuplicateOf(Key("b"), Item(2)));
+        Assert.False(dedup.IsDuplicateOf(Key("b"), Item(7)));
+
+        // What is written inline is what is left: c, then the new claim of b.
+        var loaded = new Deduplicator(10 * Minute, inlineLimit: 16);
+        loaded.LoadInline(Write(dedup, "unused").Inline);
+        Assert.Equal((2, 2), (loaded.Count, loaded.Unsegmented));
+        Assert.True(loaded.IsDuplicateOf(Key("b"), Item(2)));
+        loaded.Expire(T0 + (12 * Minute) + 1);
+        Assert.False(loaded.IsDuplicateOf(Key("c"), Item(9)));
+        Assert.True(loaded.IsDuplicateOf(Key("b"), Item(2)));
+        Assert.Equal((1, 1), (loaded.Count, loaded.Unsegmented));
+    }
 }

@@ -75,11 +75,87 @@ public sealed class SourceGroupTests
         }
     }
 
+    /// <summary>One delivery of items with ids, at sub-sequences 0, 1, ... of one sequence number.</summary>
+    private static QueueDelivery<AnalyticsEvent> WithIds(long sequence, QueuePosition? previous, params string[] ids) => new()
+    {
+        Queue = "test:a",
+        First = new QueuePosition(sequence, 0),
+        Last = new QueuePosition(sequence, ids.Length - 1),
+        Previous = previous,
+        Items = ids.Select(id => Ev("s1", "m", 1, T0, id)).ToArray(),
+        Positions = ids.Select((_, i) => new QueuePosition(sequence, i)).ToArray(),
+    };
+
+    private static async Task CheckpointAsync(ISourceGroupGrain group, QueuePosition position) =>
+        Assert.Equal(CheckpointAnswer.Flushed, await group.OnCheckpointAsync(new QueueCheckpointRequest("test:a", position)));
+
+    /// <summary>Moves every grain to a new silo: each writes on deactivation and activates again from storage.</summary>
+    private static async Task ReactivateAsync(AnalyticsCluster cluster)
+    {
+        var first = cluster.Silos[0];
+        await cluster.StartAdditionalSiloAsync();
+        await cluster.WaitForLivenessToStabilizeAsync();
+        await cluster.StopSiloAsync(first);
+        await cluster.WaitForLivenessToStabilizeAsync();
+    }
+
     [Fact]
-    public async Task Each_write_adds_one_segment_of_new_claims_and_expired_segments_are_deleted()
+    public async Task Few_claims_a_write_go_inline_with_the_state_and_still_drop_duplicates_after_a_reactivation()
+    {
+        await using var cluster = await StartAsync(clock: new ManualClock(T0));
+        var group = cluster.GrainFactory.GetGrain<ISourceGroupGrain>("inline");
+        Assert.Null((await group.OnNextAsync(WithIds(1, null, "x", "y"))).Dropped);
+        var before = cluster.StateWrites;
+        await CheckpointAsync(group, new QueuePosition(1, 1));
+        Assert.Null((await group.OnNextAsync(WithIds(2, new QueuePosition(1, 1), "z"))).Dropped);
+        await CheckpointAsync(group, new QueuePosition(2, 0));
+
+        // Two writes with claims, each the state alone: no segment was written.
+        Assert.Equal(before + 2, cluster.StateWrites);
+        Assert.Equal(0, cluster.StoredStates("sources-claims-"));
+
+        await ReactivateAsync(cluster);
+        // Every claim came back from the state's inline claims, the first write's ones too.
+        var resent = await group.OnNextAsync(WithIds(3, new QueuePosition(2, 0), "x", "z", "y", "w"));
+        Assert.Equal(DeliveryStatus.Applied, resent.Status);
+        Assert.Equal([new QueuePosition(3, 0), new QueuePosition(3, 1), new QueuePosition(3, 2)], resent.Dropped);
+        Assert.Equal(4, (await group.GetSummary("s1", TimeSpan.FromHours(1)))!.Metrics["m"].Count); // x, y, z, w
+        Assert.Equal(0, cluster.StoredStates("sources-claims-"));
+    }
+
+    [Fact]
+    public async Task More_claims_than_the_inline_limit_go_into_a_segment_and_later_ones_inline_again()
+    {
+        await using var cluster = await StartAsync(clock: new ManualClock(T0), configure: o => o.InlineClaims = 3);
+        var group = cluster.GrainFactory.GetGrain<ISourceGroupGrain>("over-limit");
+        await group.OnNextAsync(WithIds(1, null, "a", "b"));
+        await CheckpointAsync(group, new QueuePosition(1, 1));
+        Assert.Equal(0, cluster.StoredStates("sources-claims-"));
+
+        // Two more make four unsegmented claims, over the limit of 3: all four go into one segment.
+        var before = cluster.StateWrites;
+        await group.OnNextAsync(WithIds(2, new QueuePosition(1, 1), "c", "d"));
+        await CheckpointAsync(group, new QueuePosition(2, 1));
+        Assert.Equal(before + 2, cluster.StateWrites); // the segment, then the state
+        Assert.Equal(1, cluster.StoredStates("sources-claims-"));
+
+        await group.OnNextAsync(WithIds(3, new QueuePosition(2, 1), "e"));
+        await CheckpointAsync(group, new QueuePosition(3, 0));
+        Assert.Equal(before + 3, cluster.StateWrites);
+        Assert.Equal(1, cluster.StoredStates("sources-claims-"));
+
+        // A fresh activation has them all again: the segment's four and e, inline.
+        await ReactivateAsync(cluster);
+        var resent = await group.OnNextAsync(WithIds(4, new QueuePosition(3, 0), "e", "a", "d", "f"));
+        Assert.Equal([new QueuePosition(4, 0), new QueuePosition(4, 1), new QueuePosition(4, 2)], resent.Dropped);
+        Assert.Equal(6, (await group.GetSummary("s1", TimeSpan.FromHours(1)))!.Metrics["m"].Count);
+    }
+
+    [Fact]
+    public async Task With_inline_claims_off_each_write_adds_one_segment_of_new_claims_and_expired_segments_are_deleted()
     {
         var clock = new ManualClock(T0);
-        await using var cluster = await StartAsync(clock: clock);
+        await using var cluster = await StartAsync(clock: clock, configure: o => o.InlineClaims = 0);
         var group = cluster.GrainFactory.GetGrain<ISourceGroupGrain>("segments");
         QueueDelivery<AnalyticsEvent> WithId(long sequence, string? id, QueuePosition? previous) => new()
         {

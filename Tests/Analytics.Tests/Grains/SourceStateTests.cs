@@ -50,9 +50,9 @@ public sealed class SourceStateTests
     }
 
     [Fact]
-    public void Claims_are_written_a_segment_at_a_time_and_expire_a_segment_at_a_time()
+    public void With_inline_claims_off_claims_are_written_a_segment_at_a_time_and_expire_a_segment_at_a_time()
     {
-        var dedup = new Deduplicator(10 * Minute);
+        var dedup = new Deduplicator(10 * Minute, inlineLimit: 0);
         var queue = Deduplicator.QueueHash("events:0");
         long Item(long sequence) => Deduplicator.ItemHash(queue, new QueuePosition(sequence));
         var a = Deduplicator.ClaimKey("dev-1", "a");
@@ -61,24 +61,26 @@ public sealed class SourceStateTests
         Assert.False(dedup.ClaimOrDetect(Deduplicator.ClaimKey("dev-1", "b"), Item(2), T0 + Minute));
         Assert.True(dedup.ClaimOrDetect(a, Item(3), T0 + Minute));
         Assert.False(dedup.ClaimOrDetect(a, Item(1), T0 + Minute)); // its own claim, on a replay
-        Assert.Equal(2, dedup.Pending);
+        Assert.Equal(2, dedup.Unsegmented);
+        Assert.False(dedup.FitsInline);
 
-        var first = dedup.EncodePending(out var newest);
+        var first = dedup.EncodeUnsegmented(out var newest);
         Assert.Equal(T0 + Minute, newest);
-        dedup.PendingWritten("s1", newest, 2);
-        Assert.Equal(0, dedup.Pending);
+        dedup.SegmentWritten("s1", newest, 2);
+        Assert.Equal(0, dedup.Unsegmented);
+        Assert.True(dedup.FitsInline); // nothing to write: an empty inline set
         Assert.False(dedup.ClaimOrDetect(Deduplicator.ClaimKey("dev-1", "c"), Item(4), T0 + (5 * Minute)));
-        var second = dedup.EncodePending(out var newest2);
-        dedup.PendingWritten("s2", newest2, 1);
+        var second = dedup.EncodeUnsegmented(out var newest2);
+        dedup.SegmentWritten("s2", newest2, 1);
 
         // A fresh activation loads the segments and judges exactly as before.
-        var loaded = new Deduplicator(10 * Minute);
+        var loaded = new Deduplicator(10 * Minute, inlineLimit: 0);
         loaded.Load("s1", newest, first);
         loaded.Load("s2", newest2, second);
         Assert.Equal(3, loaded.Count);
         Assert.True(loaded.IsDuplicateOf(a, Item(3)));
         Assert.False(loaded.IsDuplicateOf(a, Item(1)));
-        Assert.Equal(0, loaded.Pending);
+        Assert.Equal(0, loaded.Unsegmented);
 
         // Expiry drops whole segments, once their newest claim is past the horizon.
         Assert.Empty(loaded.Expire(T0 + (10 * Minute)));
@@ -90,6 +92,58 @@ public sealed class SourceStateTests
         Assert.Equal(["s2"], loaded.Expire(T0 + (16 * Minute)));
         Assert.True(loaded.IsDuplicateOf(a, Item(3)));
         Assert.Throws<InvalidDataException>(() => loaded.Load("bad", T0, new byte[25]));
+    }
+
+    [Fact]
+    public void Inline_claims_survive_serialisation_of_the_group_byte_for_byte()
+    {
+        var dedup = new Deduplicator(10 * Minute, inlineLimit: 16);
+        var queue = Deduplicator.QueueHash("events:0");
+        for (var i = 0; i < 5; i++)
+        {
+            dedup.ClaimOrDetect(Deduplicator.ClaimKey("dev-1", $"id-{i}"), Deduplicator.ItemHash(queue, new QueuePosition(i)), T0 + i);
+        }
+
+        var state = new SourceGroupState { InlineClaims = dedup.EncodeUnsegmented(out _) };
+        state.ClaimSegments.Add(new ClaimSegmentRef("a1", T0 - Minute));
+        var serializer = new Analytics.Grains.Persistence.JsonGrainStateSerializer();
+        var json = serializer.Serialize(state);
+        var copy = serializer.Deserialize<SourceGroupState>(json);
+        Assert.Equal(5 * 24, copy.InlineClaims.Length);
+        Assert.Equal(state.InlineClaims, copy.InlineClaims);
+        Assert.Equal(state.ClaimSegments, copy.ClaimSegments);
+        // Base64 in the JSON: what the default of Analytics:InlineClaims is sized by.
+        Assert.Contains($"\"InlineClaims\":\"{Convert.ToBase64String(state.InlineClaims)}\"", json.ToString());
+
+        var loaded = new Deduplicator(10 * Minute, inlineLimit: 16);
+        loaded.LoadInline(copy.InlineClaims);
+        Assert.Equal(5, loaded.Unsegmented);
+        Assert.True(loaded.IsDuplicateOf(Deduplicator.ClaimKey("dev-1", "id-3"), Deduplicator.ItemHash(queue, new QueuePosition(99))));
+        Assert.False(loaded.IsDuplicateOf(Deduplicator.ClaimKey("dev-1", "id-3"), Deduplicator.ItemHash(queue, new QueuePosition(3))));
+        Assert.Throws<InvalidDataException>(() => loaded.LoadInline(new byte[30]));
+    }
+
+    [Fact]
+    public void A_group_state_written_before_inline_claims_loads_with_none()
+    {
+        // The layout main wrote before the property existed: no InlineClaims at all.
+        const string Old = """
+            {"Watermarks":{"Applied":{"events:0":"7.2"}},"Sources":{},
+             "ClaimSegments":[{"Name":"a1","NewestArrival":1795255205000}],"NextSegment":"0123456789abcdef","RetiredSegments":["b2"]}
+            """;
+        var serializer = new Analytics.Grains.Persistence.JsonGrainStateSerializer();
+        var state = serializer.Deserialize<SourceGroupState>(BinaryData.FromString(Old));
+        Assert.NotNull(state.InlineClaims);
+        Assert.Empty(state.InlineClaims);
+        Assert.Equal([new ClaimSegmentRef("a1", T0)], state.ClaimSegments);
+        Assert.Equal("0123456789abcdef", state.NextSegment);
+        Assert.Equal(["b2"], state.RetiredSegments);
+        Assert.Equal(new QueuePosition(7, 2), state.Watermarks.Get("events:0"));
+
+        // Its activation adds no unsegmented claims to those of its segments.
+        var dedup = new Deduplicator(10 * Minute, inlineLimit: 16);
+        dedup.LoadInline(state.InlineClaims);
+        Assert.Equal((0, 0), (dedup.Count, dedup.Unsegmented));
     }
 
     [Fact]
