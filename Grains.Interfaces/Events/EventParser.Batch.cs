@@ -41,9 +41,8 @@ public static partial class EventParser
             long skewMs = options.MaxFutureSkew.Ticks / TimeSpan.TicksPerMillisecond;
             _maxTimestamp = nowMs > long.MaxValue - skewMs ? long.MaxValue : nowMs + skewMs;
 
-            // Events are 50 to 150 bytes (a typical one about 100); guessing from the input size saves
-            // most list regrowth without reserving twice the room a batch needs.
-            int expected = Math.Clamp(inputBytes / 96, 1, 1 << 16);
+            // A minimal event is about 50 bytes; guessing from the input size saves list regrowth.
+            int expected = Math.Clamp(inputBytes / 64, 1, 1 << 16);
             _accepted = new List<AnalyticsEvent>(expected);
 
             // Sources are many (devices), metrics few; small batches get small caches so a
