@@ -28,6 +28,7 @@ public static class SiloBuilderExtensions
 
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<AnalyticsOptions>, AnalyticsOptionsValidator>());
         services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<Metrics.LocalMetrics>();
         services.AddSerializer(serializer => serializer.AddJsonSerializer(isSupported: type => type == typeof(MetricPartial)));
 
         // Stored events are read with the ingest limits widened (ForStoredEvents); the host may

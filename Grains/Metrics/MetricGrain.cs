@@ -21,13 +21,14 @@ namespace Analytics.Grains.Metrics;
 /// at every stream checkpoint, and on deactivation, never per event.
 /// </remarks>
 [ImplicitStreamSubscription(AnalyticsStreams.MetricNamespace)]
-public sealed partial class MetricGrain : QueueConsumerGrain, IMetricGrain
+public sealed partial class MetricGrain : QueueConsumerGrain, IMetricGrain, ILocalMetric
 {
     private readonly IPersistentState<MetricState> _state;
     private readonly AnalyticsOptions _options;
     private readonly ILogger<MetricGrain> _logger;
     private readonly MetricStore _store;
     private readonly TierSet _tiers;
+    private readonly LocalMetrics _local;
     private MetricModel _model = null!;
     private bool _saturationLogged;
 
@@ -36,10 +37,12 @@ public sealed partial class MetricGrain : QueueConsumerGrain, IMetricGrain
         [PersistentState("metric-snapshot-0", AnalyticsStreams.Storage)] IPersistentState<MetricSnapshot> snapshot0,
         [PersistentState("metric-snapshot-1", AnalyticsStreams.Storage)] IPersistentState<MetricSnapshot> snapshot1,
         IOptions<AnalyticsOptions> options,
+        LocalMetrics local,
         TimeProvider time,
         ILogger<MetricGrain> logger)
         : base(options.Value.FlushInterval, time)
     {
+        _local = local;
         _state = state;
         _options = options.Value;
         _logger = logger;
@@ -58,6 +61,7 @@ public sealed partial class MetricGrain : QueueConsumerGrain, IMetricGrain
         }
 
         StartFlushTimer();
+        _local.Register(this.GetPrimaryKeyString(), this);
         var stream = this.GetStreamProvider(AnalyticsStreams.Provider)
             .GetStream<QueueDelivery<MetricPartial>>(StreamId.Create(AnalyticsStreams.MetricNamespace, this.GetPrimaryKeyString()));
         await stream.SubscribeAsync((delivery, _) => OnNextAsync(delivery));
@@ -79,25 +83,40 @@ public sealed partial class MetricGrain : QueueConsumerGrain, IMetricGrain
         }
     }
 
-    public Task<MetricStats?> GetStats(TimeSpan window)
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        _local.Unregister(this.GetPrimaryKeyString(), this);
+        return base.OnDeactivateAsync(reason, cancellationToken);
+    }
+
+    public Task<MetricStats?> GetStats(TimeSpan window) => Task.FromResult(Stats(window));
+
+    public Task<SeriesResult?> GetSeries(long fromMs, long toMs, TimeSpan step) => Task.FromResult(Series(fromMs, toMs, step));
+
+    public Task<TopResult?> GetTop(TimeSpan window, int k, TopOrder by) => Task.FromResult(Top(window, k, by));
+
+    // The queries proper, for grain calls and for the HTTP API of this silo (LocalMetrics) alike:
+    // they only read the model, which takes its own lock, so they may run beside the grain's turn.
+
+    public MetricStats? Stats(TimeSpan window)
     {
         var now = NowMs;
         _tiers.PlanWindow(window, now, "metric");
-        return Task.FromResult(_model.Seen ? _model.Stats(window, now) : null);
+        return _model.Seen ? _model.Stats(window, now) : null;
     }
 
-    public Task<SeriesResult?> GetSeries(long fromMs, long toMs, TimeSpan step)
+    public SeriesResult? Series(long fromMs, long toMs, TimeSpan step)
     {
         var now = NowMs;
         _tiers.PlanSeries(fromMs, toMs, step, now, _options.MaxSeriesPoints);
-        return Task.FromResult(_model.Seen ? _model.Series(fromMs, toMs, step, now, _options.MaxSeriesPoints) : null);
+        return _model.Seen ? _model.Series(fromMs, toMs, step, now, _options.MaxSeriesPoints) : null;
     }
 
-    public Task<TopResult?> GetTop(TimeSpan window, int k, TopOrder by)
+    public TopResult? Top(TimeSpan window, int k, TopOrder by)
     {
         var now = NowMs;
         _tiers.PlanWindow(window, now, "metric");
-        return Task.FromResult(_model.Seen ? _model.Top(window, k, by, now) : null);
+        return _model.Seen ? _model.Top(window, k, by, now) : null;
     }
 
     /// <summary>Adds the metric to the catalog once. Idempotent, so a crash before the flag is saved only repeats it.</summary>

@@ -12,12 +12,17 @@ namespace Analytics.Grains.Metrics;
 /// Each event goes into its bucket in every tier that still retains that bucket, so each tier is
 /// complete on its own and a query reads one tier only. An event no tier retains (older than the
 /// coarsest tier's oldest bucket) is counted as late and aggregated nowhere.
+/// <para>One writer (the grain's turn) and any number of readers: the HTTP API answers queries of
+/// a metric whose grain is active in the same silo straight from this model, on the request's own
+/// thread (<see cref="LocalMetrics"/>), so every member takes the model's lock. It is held for an
+/// apply (microseconds) or a query (a fraction of a millisecond), never across an await.</para>
 /// </remarks>
 internal sealed class MetricModel
 {
     private readonly TierSet _tiers;
     private readonly Dictionary<long, MetricBucket>[] _buckets;
     private readonly int _topCapacity;
+    private readonly Lock _gate = new();
 
     // Buckets whose sketches are open objects; sealed back to bytes before each write.
     private readonly List<MetricBucket> _open = [];
@@ -41,131 +46,155 @@ internal sealed class MetricModel
 
     public bool Seen { get; set; }
 
-    public int BucketCount => _buckets.Sum(b => b.Count);
+    public int BucketCount
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _buckets.Sum(b => b.Count);
+            }
+        }
+    }
 
     public void Apply(MetricPartial partial, long nowMs)
     {
-        Seen = true;
-        foreach (var (start, events) in partial.Buckets)
+        lock (_gate)
         {
-            var retained = false;
-            for (var i = 0; i < _tiers.Count; i++)
+            Seen = true;
+            foreach (var (start, events) in partial.Buckets)
             {
-                var tier = _tiers[i];
-                if (!tier.Covers(start, nowMs))
+                var retained = false;
+                for (var i = 0; i < _tiers.Count; i++)
                 {
-                    continue;
+                    var tier = _tiers[i];
+                    if (!tier.Covers(start, nowMs))
+                    {
+                        continue;
+                    }
+
+                    retained = true;
+                    var bucketStart = tier.BucketOf(start);
+                    if (!_buckets[i].TryGetValue(bucketStart, out var bucket))
+                    {
+                        _buckets[i][bucketStart] = bucket = new MetricBucket(bucketStart);
+                    }
+
+                    if (bucket.Add(events, _topCapacity))
+                    {
+                        _open.Add(bucket);
+                    }
                 }
 
-                retained = true;
-                var bucketStart = tier.BucketOf(start);
-                if (!_buckets[i].TryGetValue(bucketStart, out var bucket))
+                if (!retained)
                 {
-                    _buckets[i][bucketStart] = bucket = new MetricBucket(bucketStart);
-                }
-
-                if (bucket.Add(events, _topCapacity))
-                {
-                    _open.Add(bucket);
+                    Late += events.Count;
                 }
             }
 
-            if (!retained)
+            foreach (var (source, latest) in partial.LatestBySource)
             {
-                Late += events.Count;
+                Sources.Observe(source, latest);
             }
-        }
-
-        foreach (var (source, latest) in partial.LatestBySource)
-        {
-            Sources.Observe(source, latest);
         }
     }
 
     /// <summary>Seals open buckets and drops what no tier retains any more. Call before writing.</summary>
     public void Maintain(long nowMs)
     {
-        foreach (var bucket in _open)
+        lock (_gate)
         {
-            bucket.Seal();
-        }
-
-        _open.Clear();
-        for (var i = 0; i < _tiers.Count; i++)
-        {
-            var oldest = _tiers[i].OldestRetained(nowMs);
-            foreach (var start in _buckets[i].Keys)
+            foreach (var bucket in _open)
             {
-                if (start < oldest)
+                bucket.Seal();
+            }
+
+            _open.Clear();
+            for (var i = 0; i < _tiers.Count; i++)
+            {
+                var oldest = _tiers[i].OldestRetained(nowMs);
+                foreach (var start in _buckets[i].Keys)
                 {
-                    _buckets[i].Remove(start);
+                    if (start < oldest)
+                    {
+                        _buckets[i].Remove(start);
+                    }
                 }
             }
-        }
 
-        Sources.Prune(_tiers.Coarsest.OldestRetained(nowMs));
+            Sources.Prune(_tiers.Coarsest.OldestRetained(nowMs));
+        }
     }
 
     public MetricStats Stats(TimeSpan window, long nowMs)
     {
-        var plan = _tiers.PlanWindow(window, nowMs, "metric");
-        var total = new Aggregate();
-        foreach (var bucket in _buckets[plan.Tier].Values)
+        lock (_gate)
         {
-            if (bucket.Start >= plan.FromMs && bucket.Start < plan.ToMs)
+            var plan = _tiers.PlanWindow(window, nowMs, "metric");
+            var total = new Aggregate();
+            foreach (var bucket in _buckets[plan.Tier].Values)
             {
-                total.Add(bucket);
+                if (bucket.Start >= plan.FromMs && bucket.Start < plan.ToMs)
+                {
+                    total.Add(bucket);
+                }
             }
-        }
 
-        return new MetricStats(
-            plan.FromMs, plan.ToMs, total.Count, total.Sum, total.MinOrNull, total.MaxOrNull, total.Mean,
-            total.Quantile(0.5), total.Quantile(0.9), total.Quantile(0.95), total.Quantile(0.99),
-            Sources.CountSince(plan.FromMs), Late);
+            return new MetricStats(
+                plan.FromMs, plan.ToMs, total.Count, total.Sum, total.MinOrNull, total.MaxOrNull, total.Mean,
+                total.Quantile(0.5), total.Quantile(0.9), total.Quantile(0.95), total.Quantile(0.99),
+                Sources.CountSince(plan.FromMs), Late);
+        }
     }
 
     public SeriesResult Series(long fromMs, long toMs, TimeSpan step, long nowMs, int maxPoints)
     {
-        var plan = _tiers.PlanSeries(fromMs, toMs, step, nowMs, maxPoints);
-        var points = new Aggregate?[plan.Points];
-        foreach (var bucket in _buckets[plan.Tier].Values)
+        lock (_gate)
         {
-            if (bucket.Start >= plan.StartMs && bucket.Start < plan.EndMs)
+            var plan = _tiers.PlanSeries(fromMs, toMs, step, nowMs, maxPoints);
+            var points = new Aggregate?[plan.Points];
+            foreach (var bucket in _buckets[plan.Tier].Values)
             {
-                (points[(bucket.Start - plan.StartMs) / plan.StepMs] ??= new Aggregate()).Add(bucket);
+                if (bucket.Start >= plan.StartMs && bucket.Start < plan.EndMs)
+                {
+                    (points[(bucket.Start - plan.StartMs) / plan.StepMs] ??= new Aggregate()).Add(bucket);
+                }
             }
-        }
 
-        var result = new SeriesPoint[plan.Points];
-        for (var i = 0; i < plan.Points; i++)
-        {
-            var t = plan.StartMs + (i * plan.StepMs);
-            result[i] = points[i] is { } p
-                ? new SeriesPoint(t, p.Count, p.Sum, p.MinOrNull, p.MaxOrNull, p.Mean, p.Quantile(0.5), p.Quantile(0.99))
-                : new SeriesPoint(t, 0, 0, null, null, null, null, null);
-        }
+            var result = new SeriesPoint[plan.Points];
+            for (var i = 0; i < plan.Points; i++)
+            {
+                var t = plan.StartMs + (i * plan.StepMs);
+                result[i] = points[i] is { } p
+                    ? new SeriesPoint(t, p.Count, p.Sum, p.MinOrNull, p.MaxOrNull, p.Mean, p.Quantile(0.5), p.Quantile(0.99))
+                    : new SeriesPoint(t, 0, 0, null, null, null, null, null);
+            }
 
-        return new SeriesResult(plan.StepMs, result);
+            return new SeriesResult(plan.StepMs, result);
+        }
     }
 
     public TopResult Top(TimeSpan window, int k, TopOrder by, long nowMs)
     {
-        if (k < 1)
+        lock (_gate)
         {
-            throw new ArgumentException($"k must be at least 1, not {k}.", nameof(k));
-        }
-
-        var plan = _tiers.PlanWindow(window, nowMs, "metric");
-        var accumulator = new TopAccumulator();
-        foreach (var bucket in _buckets[plan.Tier].Values)
-        {
-            if (bucket.Start >= plan.FromMs && bucket.Start < plan.ToMs && bucket.ReadTop() is { } top)
+            if (k < 1)
             {
-                accumulator.Add(top);
+                throw new ArgumentException($"k must be at least 1, not {k}.", nameof(k));
             }
-        }
 
-        return new TopResult(plan.FromMs, plan.ToMs, accumulator.Top(k, by));
+            var plan = _tiers.PlanWindow(window, nowMs, "metric");
+            var accumulator = new TopAccumulator();
+            foreach (var bucket in _buckets[plan.Tier].Values)
+            {
+                if (bucket.Start >= plan.FromMs && bucket.Start < plan.ToMs && bucket.ReadTop() is { } top)
+                {
+                    accumulator.Add(top);
+                }
+            }
+
+            return new TopResult(plan.FromMs, plan.ToMs, accumulator.Top(k, by));
+        }
     }
 
     /// <summary>Every bucket, sealed, for a full snapshot.</summary>
@@ -177,66 +206,87 @@ internal sealed class MetricModel
     /// <summary>After a snapshot was written and the small state points at it.</summary>
     public void MarkSnapshotted()
     {
-        foreach (var tier in _buckets)
+        lock (_gate)
         {
-            foreach (var bucket in tier.Values)
+            foreach (var tier in _buckets)
             {
-                bucket.ChangedSinceSnapshot = false;
+                foreach (var bucket in tier.Values)
+                {
+                    bucket.ChangedSinceSnapshot = false;
+                }
             }
         }
     }
 
-    public int ChangedCount => _buckets.Sum(tier => tier.Values.Count(b => b.ChangedSinceSnapshot));
+    public int ChangedCount
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _buckets.Sum(tier => tier.Values.Count(b => b.ChangedSinceSnapshot));
+            }
+        }
+    }
 
     /// <summary>Loads stored buckets; a later record for the same tier and start replaces an earlier one.</summary>
     public void Load(IEnumerable<BucketRecord> records, bool changed)
     {
-        foreach (var record in records)
+        lock (_gate)
         {
-            var tier = IndexOfSize(record.Size);
-            if (tier < 0)
+            foreach (var record in records)
             {
-                // A tier that the configuration no longer has: its buckets cannot be served.
-                continue;
-            }
+                var tier = IndexOfSize(record.Size);
+                if (tier < 0)
+                {
+                    // A tier that the configuration no longer has: its buckets cannot be served.
+                    continue;
+                }
 
-            var bucket = MetricBucket.FromRecord(record);
-            bucket.ChangedSinceSnapshot = changed;
-            _buckets[tier][record.Start] = bucket;
+                var bucket = MetricBucket.FromRecord(record);
+                bucket.ChangedSinceSnapshot = changed;
+                _buckets[tier][record.Start] = bucket;
+            }
         }
     }
 
     /// <summary>Approximate heap bytes of the buckets (objects plus sketch bytes), for the memory budget.</summary>
     public long EstimateBytes()
     {
-        const long bucketObject = 96 + 48; // the bucket, its dictionary entry, two byte[] headers
-        long bytes = 0;
-        foreach (var tier in _buckets)
+        lock (_gate)
         {
-            foreach (var bucket in tier.Values)
+            const long bucketObject = 96 + 48; // the bucket, its dictionary entry, two byte[] headers
+            long bytes = 0;
+            foreach (var tier in _buckets)
             {
-                bytes += bucketObject + bucket.PayloadBytes;
+                foreach (var bucket in tier.Values)
+                {
+                    bytes += bucketObject + bucket.PayloadBytes;
+                }
             }
-        }
 
-        return bytes;
+            return bytes;
+        }
     }
 
     private List<BucketRecord> Records(bool changedOnly)
     {
-        var records = new List<BucketRecord>();
-        for (var i = 0; i < _tiers.Count; i++)
+        lock (_gate)
         {
-            foreach (var bucket in _buckets[i].Values)
+            var records = new List<BucketRecord>();
+            for (var i = 0; i < _tiers.Count; i++)
             {
-                if (!changedOnly || bucket.ChangedSinceSnapshot)
+                foreach (var bucket in _buckets[i].Values)
                 {
-                    records.Add(bucket.ToRecord(_tiers[i].SizeMs));
+                    if (!changedOnly || bucket.ChangedSinceSnapshot)
+                    {
+                        records.Add(bucket.ToRecord(_tiers[i].SizeMs));
+                    }
                 }
             }
-        }
 
-        return records;
+            return records;
+        }
     }
 
     private int IndexOfSize(long sizeMs)

@@ -1,5 +1,6 @@
 using Analytics.Events;
 using Analytics.Grains;
+using Analytics.Grains.Metrics;
 using Orleans;
 
 namespace Analytics.Silo.Api;
@@ -17,7 +18,7 @@ public static class MetricEndpoints
         app.MapGet("/api/metrics/{metric}/top", TopAsync).WithName("MetricTop").WithSummary("The top sources of the metric by count, max or mean.");
     }
 
-    private static async Task<IResult> StatsAsync(string metric, string? window, IGrainFactory grains)
+    private static async Task<IResult> StatsAsync(string metric, string? window, IGrainFactory grains, LocalMetrics local)
     {
         if (QueryParameters.CheckMetric(metric) is { } badName)
         {
@@ -29,10 +30,10 @@ public static class MetricEndpoints
             return ApiError.BadRequest(error);
         }
 
-        return await QueryStatsAsync(grains, metric, span) is { } stats ? Results.Json(stats, ApiJson.Options) : UnknownMetric(metric);
+        return await QueryStatsAsync(grains, local, metric, span) is { } stats ? Results.Json(stats, ApiJson.Options) : UnknownMetric(metric);
     }
 
-    private static async Task<IResult> SeriesAsync(string metric, string? from, string? to, string? step, IGrainFactory grains, TimeProvider time)
+    private static async Task<IResult> SeriesAsync(string metric, string? from, string? to, string? step, IGrainFactory grains, LocalMetrics local, TimeProvider time)
     {
         if (QueryParameters.CheckMetric(metric) is { } badName)
         {
@@ -44,10 +45,10 @@ public static class MetricEndpoints
             return ApiError.BadRequest(error);
         }
 
-        return await QuerySeriesAsync(grains, metric, fromMs, toMs, span) is { } series ? Results.Json(series, ApiJson.Options) : UnknownMetric(metric);
+        return await QuerySeriesAsync(grains, local, metric, fromMs, toMs, span) is { } series ? Results.Json(series, ApiJson.Options) : UnknownMetric(metric);
     }
 
-    private static async Task<IResult> TopAsync(string metric, string? window, string? k, string? by, IGrainFactory grains)
+    private static async Task<IResult> TopAsync(string metric, string? window, string? k, string? by, IGrainFactory grains, LocalMetrics local)
     {
         if (QueryParameters.CheckMetric(metric) is { } badName)
         {
@@ -59,7 +60,7 @@ public static class MetricEndpoints
             return ApiError.BadRequest(error);
         }
 
-        return await QueryTopAsync(grains, metric, span, count, order) is { } top ? Results.Json(top, ApiJson.Options) : UnknownMetric(metric);
+        return await QueryTopAsync(grains, local, metric, span, count, order) is { } top ? Results.Json(top, ApiJson.Options) : UnknownMetric(metric);
     }
 
     // The queries below are shared by these endpoints and the dashboard's live stream
@@ -69,19 +70,22 @@ public static class MetricEndpoints
     public static async Task<IReadOnlyList<MetricName>> ListAsync(IGrainFactory grains) =>
         (await grains.GetGrain<IMetricCatalogGrain>("all").List()).Select(m => new MetricName(m)).ToList();
 
-    public static async Task<StatsResponse?> QueryStatsAsync(IGrainFactory grains, string metric, TimeSpan window) =>
-        await grains.GetGrain<IMetricGrain>(metric).GetStats(window) is { } stats
+    // A metric whose grain is active in this silo is read in place (LocalMetrics: no trips through
+    // the thread pool's queues); any other goes to its grain, wherever it lives.
+
+    public static async Task<StatsResponse?> QueryStatsAsync(IGrainFactory grains, LocalMetrics local, string metric, TimeSpan window) =>
+        (local.TryGet(metric, out var here) ? here.Stats(window) : await grains.GetGrain<IMetricGrain>(metric).GetStats(window)) is { } stats
             ? new StatsResponse(metric, DurationParser.Format(window), TimestampParser.Format(stats.FromMs), TimestampParser.Format(stats.ToMs),
                 stats.Count, stats.Sum, stats.Min, stats.Max, stats.Mean, stats.P50, stats.P90, stats.P95, stats.P99, stats.DistinctSources, stats.Late)
             : null;
 
-    public static async Task<MetricSeriesResponse?> QuerySeriesAsync(IGrainFactory grains, string metric, long fromMs, long toMs, TimeSpan step) =>
-        await grains.GetGrain<IMetricGrain>(metric).GetSeries(fromMs, toMs, step) is { } series
+    public static async Task<MetricSeriesResponse?> QuerySeriesAsync(IGrainFactory grains, LocalMetrics local, string metric, long fromMs, long toMs, TimeSpan step) =>
+        (local.TryGet(metric, out var here) ? here.Series(fromMs, toMs, step) : await grains.GetGrain<IMetricGrain>(metric).GetSeries(fromMs, toMs, step)) is { } series
             ? new MetricSeriesResponse(metric, DurationParser.Format(step), series.Points.Select(SeriesPointResponse.From).ToList())
             : null;
 
-    public static async Task<TopResponse?> QueryTopAsync(IGrainFactory grains, string metric, TimeSpan window, int k, TopOrder by) =>
-        await grains.GetGrain<IMetricGrain>(metric).GetTop(window, k, by) is { } top
+    public static async Task<TopResponse?> QueryTopAsync(IGrainFactory grains, LocalMetrics local, string metric, TimeSpan window, int k, TopOrder by) =>
+        (local.TryGet(metric, out var here) ? here.Top(window, k, by) : await grains.GetGrain<IMetricGrain>(metric).GetTop(window, k, by)) is { } top
             ? new TopResponse(metric, DurationParser.Format(window), by.ToString().ToLowerInvariant(), top.Items.Select(i => new TopItemResponse(i.Source, i.Count, i.Max, i.Mean)).ToList())
             : null;
 

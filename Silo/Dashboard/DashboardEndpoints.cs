@@ -1,3 +1,4 @@
+using Analytics.Grains.Metrics;
 using Orleans;
 using Analytics.Silo.Api;
 
@@ -21,16 +22,16 @@ public static class DashboardEndpoints
         app.MapGet("/ui/{*path}", (string? path, HttpContext context) => assets.Serve(context, path ?? ""))
             .ExcludeFromDescription();
 
-        app.MapGet("/api/live", (string? metric, string? window, string? by, IGrainFactory grains, TimeProvider time, IHostApplicationLifetime lifetime, ILoggerFactory loggers, HttpContext context) =>
+        app.MapGet("/api/live", (string? metric, string? window, string? by, IGrainFactory grains, LocalMetrics local, TimeProvider time, IHostApplicationLifetime lifetime, ILoggerFactory loggers, HttpContext context) =>
                 LiveQuery.TryParse(metric, window, by, out var query, out var error)
-                    ? LiveFeed.Stream(grains, query, time, loggers.CreateLogger(typeof(LiveFeed)), context.RequestAborted, lifetime.ApplicationStopping)
+                    ? LiveFeed.Stream(grains, local, query, time, loggers.CreateLogger(typeof(LiveFeed)), context.RequestAborted, lifetime.ApplicationStopping)
                     : ApiError.BadRequest(error))
             .WithName("LiveStream")
             .WithSummary("Server-Sent Events: a 'snapshot' event at once and then every second, with the metric list and the chosen metric's stats, series and top sources over the window. The dashboard's live feed.");
 
-        app.MapGet("/api/live/snapshot", async (string? metric, string? window, string? by, IGrainFactory grains, TimeProvider time) =>
+        app.MapGet("/api/live/snapshot", async (string? metric, string? window, string? by, IGrainFactory grains, LocalMetrics local, TimeProvider time) =>
                 LiveQuery.TryParse(metric, window, by, out var query, out var error)
-                    ? Results.Json(await LiveFeed.BuildAsync(grains, query, time.GetUtcNow().ToUnixTimeMilliseconds()), ApiJson.Options)
+                    ? Results.Json(await LiveFeed.BuildAsync(grains, local, query, time.GetUtcNow().ToUnixTimeMilliseconds()), ApiJson.Options)
                     : ApiError.BadRequest(error))
             .WithName("LiveSnapshot")
             .WithSummary("One snapshot of /api/live, for clients that poll instead of streaming.");

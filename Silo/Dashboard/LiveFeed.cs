@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Text.Json;
 using Analytics.Events;
+using Analytics.Grains.Metrics;
 using Orleans;
 using Analytics.Silo.Api;
 using static Analytics.Silo.Api.MetricEndpoints;
@@ -21,7 +22,7 @@ internal static partial class LiveFeed
     public sealed record Snapshot(string Time, IReadOnlyList<string> Metrics, string? Metric, string Window, string Step, string By,
         StatsResponse? Stats, MetricSeriesResponse? Series, TopResponse? Top, string? NotFound);
 
-    public static async Task<Snapshot> BuildAsync(IGrainFactory grains, LiveQuery query, long nowMs)
+    public static async Task<Snapshot> BuildAsync(IGrainFactory grains, LocalMetrics local, LiveQuery query, long nowMs)
     {
         var metrics = ListAsync(grains);
         var window = DurationParser.Format(query.Window);
@@ -33,16 +34,16 @@ internal static partial class LiveFeed
         }
 
         var (fromMs, toMs) = query.Range(nowMs);
-        var stats = QueryStatsAsync(grains, metric, query.Window);
-        var series = QuerySeriesAsync(grains, metric, fromMs, toMs, query.Step);
-        var top = QueryTopAsync(grains, metric, query.Window, LiveQuery.TopCount, query.By);
+        var stats = QueryStatsAsync(grains, local, metric, query.Window);
+        var series = QuerySeriesAsync(grains, local, metric, fromMs, toMs, query.Step);
+        var top = QueryTopAsync(grains, local, metric, query.Window, LiveQuery.TopCount, query.By);
         await Task.WhenAll(metrics, stats, series, top);
         return new Snapshot(TimestampParser.Format(nowMs), Names(await metrics), metric, window, step, by,
             await stats, await series, await top, await stats is null ? UnknownMetricMessage(metric) : null);
     }
 
-    public static IResult Stream(IGrainFactory grains, LiveQuery query, TimeProvider time, ILogger logger, CancellationToken requestAborted, CancellationToken stopping) =>
-        TypedResults.ServerSentEvents(SnapshotsAsync(grains, query, time, logger, requestAborted, stopping), eventType: "snapshot");
+    public static IResult Stream(IGrainFactory grains, LocalMetrics local, LiveQuery query, TimeProvider time, ILogger logger, CancellationToken requestAborted, CancellationToken stopping) =>
+        TypedResults.ServerSentEvents(SnapshotsAsync(grains, local, query, time, logger, requestAborted, stopping), eventType: "snapshot");
 
     /// <summary>
     /// A snapshot at once, then one per <see cref="Interval"/>, until the client goes or the silo
@@ -51,7 +52,7 @@ internal static partial class LiveFeed
     /// page then polls /api/live/snapshot, which answers with the API's own status and message
     /// (503, 504...), and comes back to the stream when that works again.
     /// </summary>
-    private static async IAsyncEnumerable<string> SnapshotsAsync(IGrainFactory grains, LiveQuery query, TimeProvider time, ILogger logger,
+    private static async IAsyncEnumerable<string> SnapshotsAsync(IGrainFactory grains, LocalMetrics local, LiveQuery query, TimeProvider time, ILogger logger,
         CancellationToken requestAborted, CancellationToken stopping, [EnumeratorCancellation] CancellationToken enumeration = default)
     {
         using var cancel = CancellationTokenSource.CreateLinkedTokenSource(requestAborted, stopping, enumeration);
@@ -61,7 +62,7 @@ internal static partial class LiveFeed
             string json;
             try
             {
-                json = JsonSerializer.Serialize(await BuildAsync(grains, query, time.GetUtcNow().ToUnixTimeMilliseconds()), ApiJson.Options);
+                json = JsonSerializer.Serialize(await BuildAsync(grains, local, query, time.GetUtcNow().ToUnixTimeMilliseconds()), ApiJson.Options);
             }
             catch (Exception exception) when (!cancel.IsCancellationRequested)
             {
