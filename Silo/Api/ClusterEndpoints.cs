@@ -16,7 +16,7 @@ public static class ClusterEndpoints
             .WithName("Cluster").WithSummary("The silos of the cluster with status, zone, activations, owned queues (shards) and iterator age; each silo's figures come from that silo.");
 
         app.MapGet("/api/cluster/self", async (ClusterOverview overview) => Results.Json(await overview.DescribeSelfAsync(), ApiJson.Options))
-            .WithName("ClusterSelf").WithSummary("This silo's own activations and queues (what /api/cluster asks each silo for).");
+            .WithName("ClusterSelf").WithSummary("This silo's own activations, queues, network counters and runtime figures (CPU, allocation, GC pauses, thread pool): what /api/cluster asks each silo for.");
 
         app.MapGet("/api/dead-letters", async (string? limit, [FromKeyedServices(AnalyticsStreams.Provider)] IDeadLetterStore store, CancellationToken cancellationToken) =>
             {
@@ -47,10 +47,11 @@ public static class ClusterEndpoints
 
     /// <param name="Error">Why the silo's own figures are missing (it did not answer in time), or null.</param>
     public sealed record SiloResponse(string Address, string Name, string Status, string? Zone, string StartTime, string LastHeartbeat, bool IsSelf,
-        int? ActivationCount, IReadOnlyList<QueueResponse>? Queues, string? Error = null, NetworkResponse? Network = null, string? Gateway = null);
+        int? ActivationCount, IReadOnlyList<QueueResponse>? Queues, string? Error = null, NetworkResponse? Network = null, string? Gateway = null,
+        RuntimeFigures? Runtime = null);
 
     /// <summary>What one silo reports about itself.</summary>
-    public sealed record SelfResponse(string Address, int ActivationCount, IReadOnlyList<QueueResponse> Queues, NetworkResponse? Network = null);
+    public sealed record SelfResponse(string Address, int ActivationCount, IReadOnlyList<QueueResponse> Queues, NetworkResponse? Network = null, RuntimeFigures? Runtime = null);
 
     /// <summary>Grain calls this silo sent to and received from other silos, calls from clients, and failure-detector probes, since it started.</summary>
     public sealed record NetworkResponse(long Sent, long Received, long FromClients, long Probes);

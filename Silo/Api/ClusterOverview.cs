@@ -46,7 +46,8 @@ public sealed class ClusterOverview(
                 q.Lag?.TotalMilliseconds,
                 q.PoisonRecords,
                 q.Dropped)).ToList(),
-            new NetworkResponse(messaging.Sent, messaging.Received, 0, 0));
+            new NetworkResponse(messaging.Sent, messaging.Received, 0, 0),
+            RuntimeFigures.Read());
     }
 
     public async Task<ClusterResponse> DescribeAsync(CancellationToken cancellationToken)
@@ -70,7 +71,8 @@ public sealed class ClusterOverview(
                 figures[i].Self?.Queues,
                 figures[i].Error,
                 figures[i].Self?.Network,
-                e.ProxyPort > 0 ? $"{e.SiloAddress.Endpoint.Address}:{e.ProxyPort}" : null)).ToList());
+                e.ProxyPort > 0 ? $"{e.SiloAddress.Endpoint.Address}:{e.ProxyPort}" : null,
+                figures[i].Self?.Runtime)).ToList());
     }
 
     private IReadOnlyDictionary<string, string> MetadataOf(SiloAddress silo)

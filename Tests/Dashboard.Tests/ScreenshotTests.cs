@@ -42,6 +42,11 @@ public sealed class ScreenshotTests(DashboardFixture fixture, ITestOutputHelper 
             await Expect(page.Locator("#view")).ToHaveAttributeAsync("data-state", "ready");
             await Expect(page.Locator("#top-sources tbody tr")).ToHaveCountAsync(10);
             await Expect(page.Locator("#ingest-rate")).ToHaveTextAsync(new System.Text.RegularExpressions.Regex("^[1-9]"));
+            // The silo's runtime row: CPU and GC pause shares from two looks, the heap from one.
+            await Expect(page.Locator("#silo-table tbody tr")).ToHaveCountAsync(1);
+            await Expect(page.Locator("#silo-table tbody td:nth-child(2)")).ToHaveTextAsync(new System.Text.RegularExpressions.Regex(@"^\d+ %$"));
+            await Expect(page.Locator("#silo-table tbody td:nth-child(3)")).ToHaveTextAsync(new System.Text.RegularExpressions.Regex(@"^\d+ %$"));
+            await Expect(page.Locator("#silo-table tbody td:nth-child(4)")).ToHaveTextAsync(new System.Text.RegularExpressions.Regex(@"^[1-9][\d,]* MB$"));
             // A little longer, so the rate's sparkline has a few points.
             await page.WaitForTimeoutAsync(3000);
             var path = await Screenshot(page, "dashboard.png");

@@ -130,6 +130,10 @@ public sealed class EmbeddedSiloTests : IDisposable
             Assert.Matches(@"^app;dur=\d+(\.\d+)?$", response.Headers.GetValues("Server-Timing").Single());
         }
 
+        // The silo's runtime figures (for the ops dashboard and the benches) move with the work it does.
+        async Task<JsonNode> RuntimeAsync() => (await silo.Http.GetFromJsonAsync<JsonObject>("/api/cluster/self"))!["runtime"]!;
+        var runtimeBefore = await RuntimeAsync();
+
         // A chunked body (no Content-Length) is read into a pooled buffer that grows: over the limit it is refused, under it accepted whole.
         static string Events(int n) => "[" + string.Join(",", Enumerable.Range(0, n).Select(i => $"{{\"source\":\"chunked\",\"metric\":\"m\",\"value\":{i}}}")) + "]";
         foreach (var (events, status) in new[] { (3000, HttpStatusCode.RequestEntityTooLarge), (1200, HttpStatusCode.Accepted) })
@@ -144,6 +148,13 @@ public sealed class EmbeddedSiloTests : IDisposable
                 Assert.Equal(events, JsonDocument.Parse(text).RootElement.GetProperty("accepted").GetInt32());
             }
         }
+
+        var runtimeAfter = await RuntimeAsync();
+        Assert.True((long)runtimeAfter["allocatedBytes"]! > (long)runtimeBefore["allocatedBytes"]! + 100_000, $"4,200 events were read and parsed: {runtimeBefore} then {runtimeAfter}");
+        Assert.True((double)runtimeAfter["cpuSeconds"]! > (double)runtimeBefore["cpuSeconds"]!);
+        Assert.True((double)runtimeAfter["gcPauseMs"]! >= (double)runtimeBefore["gcPauseMs"]!);
+        Assert.True((long)runtimeAfter["heapBytes"]! > 0 && (int)runtimeAfter["threadPoolThreads"]! > 0);
+        Assert.True((bool)runtimeAfter["serverGc"]!, "the silo runs the server GC (Sdk.Web's default)");
 
         // Per-event problems inside a readable body: 202, with each one listed by index.
         var perEvent = new (string Body, string ContentType, string Contains)[]

@@ -44,6 +44,13 @@ internal sealed class SiloProcess : IDisposable
         }
 
         start.Environment["Logging__LogLevel__Default"] = "Warning";
+        // E2E_SILO_ENV_<name> sets runtime settings of that silo only, e.g. "DOTNET_gcServer=0", to compare them in one run.
+        foreach (var pair in (Environment.GetEnvironmentVariable("E2E_SILO_ENV_" + name) ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var (key, value) = pair.Split('=', 2) is [var k, var v] ? (k, v) : throw new ArgumentException($"E2E_SILO_ENV_{name}: '{pair}' is not KEY=VALUE");
+            start.Environment[key] = value;
+        }
+
         var process = Process.Start(start)!;
         process.OutputDataReceived += (_, _) => { };
         process.ErrorDataReceived += (_, e) =>

@@ -23,7 +23,18 @@ internal sealed record SiloResult(
     double FreshnessP50,
     double FreshnessP99,
     int Probes,
-    TimeSpan Startup);
+    TimeSpan Startup,
+    SiloGc Gc);
+
+/// <summary>
+/// The silo's allocation and GC pauses, from its /api/cluster/self before and after each phase
+/// (NaN from a build that does not report them). Bytes per event barely depend on how busy the
+/// machine is, so they compare builds where throughput is too noisy to.
+/// </summary>
+/// <param name="PausedShare1">Share of phase 1's wall time the GC held the silo paused.</param>
+/// <param name="PausedShare2">The same in phase 2, while the queries ran.</param>
+/// <param name="MeanPauseMs2">Mean pause per collection in phase 2: a query that arrives in a pause waits for it.</param>
+internal sealed record SiloGc(double AllocatedBytesPerEvent, double PausedShare1, double PausedShare2, double MeanPauseMs2, double Collections2);
 
 /// <summary>
 /// The two phases against one silo, after a warm-up: the warm-up load posted flat out for a few
@@ -53,12 +64,14 @@ internal static class SiloRun
 
         // Phase 1: throughput.
         var cpuBefore = silo.CpuTime();
+        var runtime0 = await RuntimeAsync(http);
         var started = Stopwatch.GetTimestamp();
         var (expected, next) = await FlatOutAsync(http, load, load.FlatOutBodies, seconds, posters, name);
         var ingestSeconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
         var counted = await WaitCountedAsync(http, load, expected, name);
         var processSeconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
         var cpuPerEvent = (silo.CpuTime() - cpuBefore).TotalMicroseconds / Math.Max(1, expected);
+        var runtime1 = await RuntimeAsync(http);
 
         // Phase 2: a sustained rate below capacity, with queries and freshness probes alongside.
         if (sustainedRate <= 0)
@@ -84,7 +97,9 @@ internal static class SiloRun
             }
         }
 
-        var achieved = sustainedAccepted / Stopwatch.GetElapsedTime(paced).TotalSeconds;
+        var sustainedSeconds = Stopwatch.GetElapsedTime(paced).TotalSeconds;
+        var achieved = sustainedAccepted / sustainedSeconds;
+        var runtime2 = await RuntimeAsync(http);
         var (queryLatencies, serverLatencies) = await queries;
         var freshnessLatencies = await freshness;
         var benchPause = GC.GetTotalPauseDuration() - benchPauseBefore;
@@ -106,10 +121,26 @@ internal static class SiloRun
             Percentile(freshnessLatencies, 0.5),
             Percentile(freshnessLatencies, 0.99),
             freshnessLatencies.Count,
-            startup);
+            startup,
+            new SiloGc(
+                Delta(runtime0, runtime1, "allocatedBytes") / Math.Max(1, expected),
+                Delta(runtime0, runtime1, "gcPauseMs") / 1000 / processSeconds,
+                Delta(runtime1, runtime2, "gcPauseMs") / 1000 / sustainedSeconds,
+                Delta(runtime1, runtime2, "gcPauseMs") / Delta(runtime1, runtime2, "gen0Collections"),
+                Delta(runtime1, runtime2, "gen0Collections")));
         Console.Error.WriteLine($"  [{name}] {result.EndToEndPerSecond:N0} events/s end to end ({result.Accepted:N0} accepted at {result.AcceptedPerSecond:N0}/s, {result.Counted:N0} counted; silo CPU {cpuPerEvent:0.0} us per event)");
         return result;
     }
+
+    private static async Task<JsonNode?> RuntimeAsync(HttpClient http)
+    {
+        using var response = await http.GetAsync("/api/cluster/self");
+        return response.IsSuccessStatusCode ? JsonNode.Parse(await response.Content.ReadAsStringAsync())?["runtime"] : null;
+    }
+
+    // Every collection counts in gen 0's count, so its delta is the number of collections.
+    private static double Delta(JsonNode? before, JsonNode? after, string figure) =>
+        before?[figure] is { } b && after?[figure] is { } a ? a.GetValue<double>() - b.GetValue<double>() : double.NaN;
 
     /// <summary>Posts bodies 0 .. <paramref name="bodies"/>-1 as fast as they are accepted, for at most <paramref name="seconds"/>: the events accepted, and the last body index taken.</summary>
     private static async Task<(long Accepted, int Next)> FlatOutAsync(HttpClient http, Load load, int bodies, int seconds, int posters, string name)
@@ -120,9 +151,18 @@ internal static class SiloRun
         var started = Stopwatch.GetTimestamp();
         var progress = Task.Run(async () =>
         {
+            // Woken by the stop, so posters that finish early are timed when they finish, not at the next report.
             while (!stop.IsCancellationRequested)
             {
-                await Task.Delay(2000, CancellationToken.None);
+                try
+                {
+                    await Task.Delay(2000, stop.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+
                 Console.Error.WriteLine($"  [{name}] {Stopwatch.GetElapsedTime(started).TotalSeconds,5:0} s  accepted {Interlocked.Read(ref accepted),12:N0}");
             }
         });
