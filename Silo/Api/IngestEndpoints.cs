@@ -31,6 +31,8 @@ public static class IngestEndpoints
             return ApiError.TooLarge($"The body is larger than the limit of {limit} bytes (Http:MaxBodyBytes). Split the batch.");
         }
 
+        // With inline scheduling the last read of the body resumes on the I/O thread; parse elsewhere.
+        await IoThreadOffload.LeaveIoThread();
         EventParseResult result;
         try
         {

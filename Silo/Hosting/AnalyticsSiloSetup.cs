@@ -27,10 +27,18 @@ public static class AnalyticsSiloSetup
     {
         var configuration = builder.Configuration;
         var http = configuration.GetSection(HttpOptions.Section).Get<HttpOptions>() ?? new HttpOptions();
+        // Checked now, not at start: Kestrel is configured from these values below, and a mistake
+        // should end in Program's one-line message, not in the host's logged stack trace.
+        if (new HttpOptionsValidator().Validate(null, http) is { Failed: true } invalid)
+        {
+            throw new OptionsValidationException(HttpOptions.Section, typeof(HttpOptions), invalid.Failures);
+        }
+
         builder.Services.AddOptions<HttpOptions>().Bind(configuration.GetSection(HttpOptions.Section)).ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<HttpOptions>, HttpOptionsValidator>();
         builder.WebHost.UseUrls($"http://{http.Address}:{http.Port}");
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = http.MaxBodyBytes * 2);
+        builder.WebHost.UseSockets(s => s.UnsafePreferInlineScheduling = http.InlineQueries);
         // ECS waits 30 s after SIGTERM before it kills the task; finish within that, and end the
         // process if a participant overruns (ShutdownWatchdog).
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = configuration.GetValue("Silo:ShutdownTimeout", TimeSpan.FromSeconds(25)));
@@ -180,6 +188,7 @@ public static class AnalyticsSiloSetup
 
     public static WebApplication UseAnalyticsApi(this WebApplication app)
     {
+        app.UseIoThreadOffload();
         app.UseApiErrors();
         app.UseServerTiming();
         app.MapOpenApi("/openapi/{documentName}.json");

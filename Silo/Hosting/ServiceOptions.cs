@@ -15,6 +15,16 @@ public sealed class HttpOptions
 
     /// <summary>Largest accepted request body; larger bodies get 413.</summary>
     public long MaxBodyBytes { get; set; } = 5 * 1024 * 1024;
+
+    /// <summary>The environment variable that makes .NET complete socket operations on the I/O thread, read once at process start.</summary>
+    public const string InlineCompletionsVariable = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
+
+    /// <summary>
+    /// Run metric and source queries on the socket's I/O thread, ahead of the thread pool's queue
+    /// (Kestrel's inline scheduling; everything else still goes to the pool). It needs
+    /// <see cref="InlineCompletionsVariable"/>=1 in the process's environment. See IoThreadOffload.
+    /// </summary>
+    public bool InlineQueries { get; set; }
 }
 
 public sealed class EmbeddedOptions
@@ -34,5 +44,7 @@ internal sealed class HttpOptionsValidator : IValidateOptions<HttpOptions>
         options.Port is < 0 or > 65535 ? ValidateOptionsResult.Fail($"Http:Port must be between 0 and 65535, not {options.Port}.")
         : options.MaxBodyBytes < 1024 ? ValidateOptionsResult.Fail($"Http:MaxBodyBytes must be at least 1024, not {options.MaxBodyBytes}.")
         : string.IsNullOrWhiteSpace(options.Address) ? ValidateOptionsResult.Fail("Http:Address must not be empty.")
+        : options.InlineQueries && Environment.GetEnvironmentVariable(HttpOptions.InlineCompletionsVariable) != "1"
+            ? ValidateOptionsResult.Fail($"Http:InlineQueries needs the environment variable {HttpOptions.InlineCompletionsVariable}=1, set before the silo starts: without it socket completions still wait in the thread pool's queue.")
         : ValidateOptionsResult.Success;
 }

@@ -94,9 +94,22 @@ public sealed class EmbeddedSiloTests : IDisposable
     }
 
     [Fact]
+    public async Task Inline_queries_without_inline_socket_completions_stop_the_silo_with_a_message_and_exit_code_2()
+    {
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => SiloProcess.StartAsync(
+            _data, new Dictionary<string, string> { ["DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS"] = "" }, ["--Http:InlineQueries=true"]));
+
+        Assert.Contains("exited with code 2", error.Message, StringComparison.Ordinal);
+        Assert.Contains("error: invalid configuration: Http:InlineQueries needs the environment variable DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Bad_requests_get_a_clear_json_error_and_never_a_stack_trace()
     {
-        await using var silo = await SiloProcess.StartAsync(_data, "--Http:MaxBodyBytes=65536");
+        // With queries on the I/O thread (Http:InlineQueries): every case below, ingest included, behaves the same.
+        await using var silo = await SiloProcess.StartAsync(
+            _data, new Dictionary<string, string> { ["DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS"] = "1" }, ["--Http:MaxBodyBytes=65536", "--Http:InlineQueries=true"]);
         var cases = new (HttpMethod Method, string Path, string? Body, HttpStatusCode Status, string Contains)[]
         {
             (HttpMethod.Post, "/api/events", "not json", HttpStatusCode.BadRequest, ""),

@@ -69,12 +69,12 @@ for (var round = 0; round < rounds; round++)
 
 var loadAtEnd = LoadAverage();
 Console.WriteLine();
-Console.WriteLine("| silo | round | accepted (202) events/s | end-to-end events/s | / baseline | silo CPU per event | stats p50 / p99 | in the silo p50 / p99 | bench GC pauses | freshness p50 / p99 | at events/s | counted / accepted | startup | silo allocated per event | silo GC paused, phase 1 / 2 | phase 2 collections, mean pause |");
-Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+Console.WriteLine("| silo | round | accepted (202) events/s | end-to-end events/s | / baseline | silo CPU per event | stats p50 / p99 | in the silo p50 / p99 | bench GC pauses | freshness p50 / p99 | at events/s | counted / accepted | startup | silo allocated per event | silo GC paused, phase 1 / 2 | phase 2 collections, mean pause | silo heap |");
+Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
 for (var i = 0; i < results.Count; i++)
 {
     var r = results[i];
-    Console.WriteLine($"| {r.Name} | {i / silos.Length + 1} | {r.AcceptedPerSecond:N0} | {r.EndToEndPerSecond:N0} | {r.EndToEndPerSecond / baseline:P1} | {r.SiloCpuMicrosPerEvent:0.0} us | {r.QueryP50:0.0} / {r.QueryP99:0.0} ms | {r.ServerP50:0.00} / {r.ServerP99:0.00} ms | {r.BenchGcPauseMs:0} ms | {r.FreshnessP50:0} / {r.FreshnessP99:0} ms | {r.SustainedRate:N0} | {r.Counted:N0} / {r.Accepted:N0} | {r.Startup.TotalSeconds:0.0} s | {r.Gc.AllocatedBytesPerEvent:N0} B | {r.Gc.PausedShare1:P1} / {r.Gc.PausedShare2:P1} | {r.Gc.Collections2:N0}, {r.Gc.MeanPauseMs2:0.0} ms |");
+    Console.WriteLine($"| {r.Name} | {i / silos.Length + 1} | {r.AcceptedPerSecond:N0} | {r.EndToEndPerSecond:N0} | {r.EndToEndPerSecond / baseline:P1} | {r.SiloCpuMicrosPerEvent:0.0} us | {r.QueryP50:0.0} / {r.QueryP99:0.0} ms | {r.ServerP50:0.00} / {r.ServerP99:0.00} ms | {r.BenchGcPauseMs:0} ms | {r.FreshnessP50:0} / {r.FreshnessP99:0} ms | {r.SustainedRate:N0} | {r.Counted:N0} / {r.Accepted:N0} | {r.Startup.TotalSeconds:0.0} s | {r.Gc.AllocatedBytesPerEvent:N0} B | {r.Gc.PausedShare1:P1} / {r.Gc.PausedShare2:P1} | {r.Gc.Collections2:N0}, {r.Gc.MeanPauseMs2:0.0} ms | {r.Gc.HeapBytes / 1048576:N0} MB |");
 }
 
 double Median(string silo, Func<SiloResult, double> figure)
@@ -118,6 +118,7 @@ var summary = new JsonObject
         ["siloGcPausedShare1"] = Number(r.Gc.PausedShare1),
         ["siloGcPausedShare2"] = Number(r.Gc.PausedShare2),
         ["siloGcMeanPauseMs2"] = Number(r.Gc.MeanPauseMs2),
+        ["siloHeapBytes"] = Number(r.Gc.HeapBytes),
     })]),
 };
 if (silos.Contains("old") && silos.Contains("new"))

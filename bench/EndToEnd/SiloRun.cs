@@ -34,7 +34,8 @@ internal sealed record SiloResult(
 /// <param name="PausedShare1">Share of phase 1's wall time the GC held the silo paused.</param>
 /// <param name="PausedShare2">The same in phase 2, while the queries ran.</param>
 /// <param name="MeanPauseMs2">Mean pause per collection in phase 2: a query that arrives in a pause waits for it.</param>
-internal sealed record SiloGc(double AllocatedBytesPerEvent, double PausedShare1, double PausedShare2, double MeanPauseMs2, double Collections2);
+/// <param name="HeapBytes">The managed heap after the last collection of phase 2.</param>
+internal sealed record SiloGc(double AllocatedBytesPerEvent, double PausedShare1, double PausedShare2, double MeanPauseMs2, double Collections2, double HeapBytes);
 
 /// <summary>
 /// The two phases against one silo, after a warm-up: the warm-up load posted flat out for a few
@@ -127,7 +128,8 @@ internal static class SiloRun
                 Delta(runtime0, runtime1, "gcPauseMs") / 1000 / processSeconds,
                 Delta(runtime1, runtime2, "gcPauseMs") / 1000 / sustainedSeconds,
                 Delta(runtime1, runtime2, "gcPauseMs") / Delta(runtime1, runtime2, "gen0Collections"),
-                Delta(runtime1, runtime2, "gen0Collections")));
+                Delta(runtime1, runtime2, "gen0Collections"),
+                runtime2?["heapBytes"]?.GetValue<double>() ?? double.NaN));
         Console.Error.WriteLine($"  [{name}] {result.EndToEndPerSecond:N0} events/s end to end ({result.Accepted:N0} accepted at {result.AcceptedPerSecond:N0}/s, {result.Counted:N0} counted; silo CPU {cpuPerEvent:0.0} us per event)");
         return result;
     }
