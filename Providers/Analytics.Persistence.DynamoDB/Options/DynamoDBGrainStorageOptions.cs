@@ -27,6 +27,14 @@ public sealed class DynamoDBGrainStorageOptions : IStorageProviderSerializerOpti
     /// <summary>A serialized state up to this size is kept inside the head item: one item write, no chunks.</summary>
     public int InlineThreshold { get; set; } = 64 * 1024;
 
+    /// <summary>
+    /// The same for a state's first write (no ETag: nothing stored yet), up to the largest item.
+    /// Chunks pay off when a later write finds most of them unchanged; a first write has none to
+    /// find, so its chunks would only be more items for the same kilobytes. Write-once states (the
+    /// source groups' claim segments) are all first writes.
+    /// </summary>
+    public int FirstWriteInlineThreshold { get; set; } = MaxItemPayload;
+
     /// <summary>Content-defined chunking: the smallest chunk (but the last).</summary>
     public int MinChunkSize { get; set; } = 16 * 1024;
 
@@ -55,6 +63,8 @@ public sealed class DynamoDBGrainStorageOptions : IStorageProviderSerializerOpti
             ? $"TableSuffix '{TableSuffix}' must be 1 to 50 of a-z, A-Z, 0-9, '_', '.' and '-'."
         : InlineThreshold < 0 || InlineThreshold > MaxItemPayload
             ? $"InlineThreshold must be between 0 and {MaxItemPayload} bytes (a DynamoDB item holds at most 400 KB)."
+        : FirstWriteInlineThreshold < 0 || FirstWriteInlineThreshold > MaxItemPayload
+            ? $"FirstWriteInlineThreshold must be between 0 and {MaxItemPayload} bytes (a DynamoDB item holds at most 400 KB)."
         : MinChunkSize < 1024 || AverageChunkSize <= MinChunkSize || MaxChunkSize <= AverageChunkSize
             ? $"Chunk sizes need 1024 <= MinChunkSize < AverageChunkSize < MaxChunkSize (got {MinChunkSize}, {AverageChunkSize}, {MaxChunkSize})."
         : !int.IsPow2(AverageChunkSize) ? $"AverageChunkSize must be a power of two (got {AverageChunkSize})."

@@ -182,7 +182,7 @@ public sealed partial class DynamoDBGrainStorage : IGrainStorage, ILifecyclePart
 
         Head? old;
         List<string> chunkKeys = [];
-        if (payload.Length <= _options.InlineThreshold)
+        if (payload.Length <= (expected is null ? Math.Max(_options.InlineThreshold, _options.FirstWriteInlineThreshold) : _options.InlineThreshold))
         {
             // One conditional put does it; the replaced head comes back with it, for the clean-up.
             head[DataAttribute] = new() { B = new MemoryStream(payload) };

@@ -84,6 +84,30 @@ public sealed partial class DynamoDBGrainStorageTests(EmulatorHost emulators) : 
     }
 
     [Fact]
+    public async Task A_first_write_up_to_the_largest_item_is_one_item_and_later_writes_of_that_size_are_chunked()
+    {
+        var storage = Create();
+        var state = new TestState<NotesState> { State = NotesState.Large(250_000) };
+        await storage.WriteStateAsync("notes", Grain, state, default);
+        Assert.Equal(["head"], await RangeKeysAsync()); // a first write has no chunks to reuse: one item, not five
+        Assert.Equal(0, storage.Statistics.ChunksWritten);
+        Assert.Equal(state.State.Lines, (await ReadAsync(Create())).State.Lines);
+
+        // From now on a write may reuse chunks, so one over InlineThreshold goes to them.
+        state.State.Lines.Add("one more line");
+        await storage.WriteStateAsync("notes", Grain, state, default);
+        Assert.InRange(storage.Statistics.ChunksWritten, 2, 20);
+        Assert.Equal(state.State.Lines, (await ReadAsync(Create())).State.Lines);
+        Assert.Equal(await ReferencedChunksAsync(), await ChunkKeysAsync());
+
+        // With the first-write threshold at 0, a first write of that size is chunked too (the old behaviour).
+        var other = GrainId.Create("notes", "grain-2");
+        var chunked = Create(options: o => o.FirstWriteInlineThreshold = 0);
+        await chunked.WriteStateAsync("notes", other, new TestState<NotesState> { State = NotesState.Large(250_000) }, default);
+        Assert.InRange(chunked.Statistics.ChunksWritten, 2, 20);
+    }
+
+    [Fact]
     public async Task A_chunked_state_that_shrinks_back_below_the_inline_size_leaves_only_the_head()
     {
         var storage = Create();
@@ -341,6 +365,9 @@ public sealed partial class DynamoDBGrainStorageTests(EmulatorHost emulators) : 
 
         e = Assert.Throws<ArgumentException>(() => Create(options: o => o.MaxChunkSize = 500 * 1024));
         Assert.Contains("400 KB", e.Message);
+
+        e = Assert.Throws<ArgumentException>(() => Create(options: o => o.FirstWriteInlineThreshold = 390 * 1024));
+        Assert.Contains("FirstWriteInlineThreshold must be between 0 and 389120 bytes", e.Message);
 
         e = Assert.Throws<ArgumentException>(() => Create(options: o => o.GrainStorageSerializer = null!));
         Assert.Contains("GrainStorageSerializer", e.Message);

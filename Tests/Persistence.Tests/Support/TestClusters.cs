@@ -72,7 +72,8 @@ internal static class TestClusters
             // The app's own registration: client and table settings from configuration.
             silo.Services.AddSingleton<AWSCredentials>(EmulatorHost.Credentials);
             silo.Services.AddDynamoDB(silo.Configuration);
-            silo.AddDynamoDBGrainStorage("analytics", o => o.InlineThreshold = 1024);
+            // Small thresholds, so that the cluster's small states are chunked from their first write.
+            silo.AddDynamoDBGrainStorage("analytics", o => (o.InlineThreshold, o.FirstWriteInlineThreshold) = (1024, 1024));
         }
     }
 
