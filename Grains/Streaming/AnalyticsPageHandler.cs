@@ -111,7 +111,17 @@ public sealed class AnalyticsPageHandler(IOptions<AnalyticsOptions> options) : I
             }
         }
 
-        var byMetric = new Dictionary<string, (MetricPartial Partial, QueuePosition First, QueuePosition Last)>(StringComparer.Ordinal);
+        // Counted first, so that each metric's partial is sized for its events.
+        var perMetric = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var item in page.Items)
+        {
+            if (item.Value is AnalyticsEvent counted)
+            {
+                System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(perMetric, counted.Metric, out _)++;
+            }
+        }
+
+        var byMetric = new Dictionary<string, (MetricPartial Partial, QueuePosition First, QueuePosition Last)>(perMetric.Count, StringComparer.Ordinal);
         foreach (var item in page.Items)
         {
             if (item.Value is not AnalyticsEvent e || (dropped is not null && dropped.Contains(item.Position)))
@@ -121,7 +131,7 @@ public sealed class AnalyticsPageHandler(IOptions<AnalyticsOptions> options) : I
 
             if (!byMetric.TryGetValue(e.Metric, out var entry))
             {
-                entry = (new MetricPartial(e.Metric, _bucketSizeMs), item.Position, item.Position);
+                entry = (new MetricPartial(e.Metric, _bucketSizeMs, perMetric[e.Metric]), item.Position, item.Position);
             }
 
             entry.Partial.Add(e);

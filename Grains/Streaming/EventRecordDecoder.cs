@@ -41,10 +41,11 @@ public sealed class EventRecordDecoder(EventValidationOptions storedEventOptions
             return $"the KPL user record holds {accepted.Count} events; at most 65,535 fit in one user record";
         }
 
+        items.EnsureCapacity(items.Count + accepted.Count);
         for (var i = 0; i < accepted.Count; i++)
         {
             var e = accepted[i];
-            items.Add(new QueueItem(e.Source, e, new QueuePosition(record.Position.Sequence, record.Position.SubSequence + i)));
+            items.Add(new QueueItem(e.Source, e, record.Position.WithSubSequence(record.Position.SubSequence + i)));
         }
 
         return result.Rejected == 0 ? null : DescribeRejections(result);

@@ -78,6 +78,9 @@ public sealed class QueuePositionTests
         Assert.Throws<ArgumentException>(() => new QueuePosition("007"));
         Assert.Throws<ArgumentException>(() => new QueuePosition("12a"));
         Assert.Throws<ArgumentException>(() => new QueuePosition(""));
+        Assert.Throws<ArgumentException>(() => new QueuePosition("12 "));
+        Assert.Throws<ArgumentException>(() => new QueuePosition("١٢")); // digits, but not ASCII ones
+        Assert.Equal(new QueuePosition(kinesisLike.Sequence, 65_537), kinesisLike.WithSubSequence(65_537));
     }
 
     [Fact]

@@ -13,11 +13,19 @@ public readonly struct QueuePosition : IComparable<QueuePosition>, IEquatable<Qu
 {
     public QueuePosition(string sequence, int subSequence = 0)
     {
-        if (string.IsNullOrEmpty(sequence) || !sequence.All(char.IsAsciiDigit) || (sequence.Length > 1 && sequence[0] == '0'))
+        // A span search, not LINQ: positions are made per event, and Kinesis' have 56 digits.
+        if (string.IsNullOrEmpty(sequence) || sequence.AsSpan().ContainsAnyExceptInRange('0', '9') || (sequence.Length > 1 && sequence[0] == '0'))
         {
             throw new ArgumentException($"'{sequence}' is not a sequence number (decimal digits without leading zeros).", nameof(sequence));
         }
 
+        Sequence = sequence;
+        SubSequence = subSequence;
+    }
+
+    // Checked already: the sequence of an existing position.
+    private QueuePosition(int subSequence, string sequence)
+    {
         Sequence = sequence;
         SubSequence = subSequence;
     }
@@ -38,6 +46,9 @@ public readonly struct QueuePosition : IComparable<QueuePosition>, IEquatable<Qu
         var bySequence = CompareSequences(Sequence, other.Sequence);
         return bySequence != 0 ? bySequence : SubSequence.CompareTo(other.SubSequence);
     }
+
+    /// <summary>The same sequence at another sub-sequence (an item of the record this position names).</summary>
+    public QueuePosition WithSubSequence(int subSequence) => new(subSequence, Sequence);
 
     /// <summary>Compares decimal strings without leading zeros: the longer is larger, then digit by digit.</summary>
     public static int CompareSequences(string a, string b) =>
