@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace Analytics.Silo.Api;
 
 /// <summary>
@@ -11,7 +9,7 @@ namespace Analytics.Silo.Api;
 /// Under load, requests that arrive while the GC has the process paused wait in the socket before
 /// the API sees them, so their wait shows in no server-side timing: only these pause figures
 /// explain a client's latency tail. Sampled twice, they give rates (allocated bytes per event, pause
-/// share of wall time) that, unlike throughput, barely depend on how busy the machine is.
+/// share of wall time) that move far less with how busy the machine is than throughput does.
 /// </remarks>
 /// <param name="CpuSeconds">User and system CPU time of the process.</param>
 /// <param name="AllocatedBytes">Bytes allocated by all threads (<see cref="GC.GetTotalAllocatedBytes"/>).</param>
@@ -35,9 +33,8 @@ public sealed record RuntimeFigures(
     public static RuntimeFigures Read()
     {
         var last = GC.GetGCMemoryInfo(GCKind.Any);
-        using var process = Process.GetCurrentProcess();
         return new RuntimeFigures(
-            process.TotalProcessorTime.TotalSeconds,
+            Environment.CpuUsage.TotalTime.TotalSeconds,
             GC.GetTotalAllocatedBytes(precise: false),
             GC.CollectionCount(0),
             GC.CollectionCount(1),

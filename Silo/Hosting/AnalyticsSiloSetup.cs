@@ -188,7 +188,11 @@ public static class AnalyticsSiloSetup
 
     public static WebApplication UseAnalyticsApi(this WebApplication app)
     {
-        app.UseIoThreadOffload();
+        if (app.Services.GetRequiredService<IOptions<HttpOptions>>().Value.InlineQueries)
+        {
+            app.UseIoThreadOffload();
+        }
+
         app.UseApiErrors();
         app.UseServerTiming();
         app.MapOpenApi("/openapi/{documentName}.json");

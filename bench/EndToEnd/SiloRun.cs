@@ -28,8 +28,8 @@ internal sealed record SiloResult(
 
 /// <summary>
 /// The silo's allocation and GC pauses, from its /api/cluster/self before and after each phase
-/// (NaN from a build that does not report them). Bytes per event barely depend on how busy the
-/// machine is, so they compare builds where throughput is too noisy to.
+/// (NaN from a build that does not report them). Bytes per event move far less with how busy the
+/// machine is than throughput does, so they compare builds where throughput is too noisy to.
 /// </summary>
 /// <param name="PausedShare1">Share of phase 1's wall time the GC held the silo paused.</param>
 /// <param name="PausedShare2">The same in phase 2, while the queries ran.</param>
